@@ -1,0 +1,234 @@
+"""
+OCFS2 on a shared disk: the o2cb cluster, the disk's partition table, and the
+file systems on it.
+
+These states decide; the ``ocfs2`` execution module reads and changes. They
+never destroy data: a device holding something else than what is asked for is
+refused, with a comment naming what is there.
+
+.. code-block:: yaml
+
+    nfsha-ocfs2-cluster:
+      ocfs2.cluster:
+        - name: ocfs
+        - nodes:
+          - {name: nfs1, number: 1, address: 192.168.56.11}
+          - {name: nfs2, number: 2, address: 192.168.56.12}
+
+    nfsha-ocfs2-disk:
+      ocfs2.partitioned:
+        - name: /dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1
+        - partitions: [{size: 64M}, {size: null}]
+
+    nfsha-ocfs2-state-fs:
+      ocfs2.formatted:
+        - name: /dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1-part1
+        - label: nfsstate
+        - cluster_name: ocfs
+"""
+import os
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "ocfs2"
+
+
+def __virtual__():
+    # Loads without ocfs2-tools: the formula installs them earlier in the same
+    # run, and test runs happen where nothing is installed yet.
+    return __virtualname__
+
+
+def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/default/o2cb"):
+    """
+    The o2cb cluster ``name`` is configured with ``nodes`` (a list of ``{name,
+    number, address, port}``, port 7777 by default) in ``config``, enabled at
+    boot in ``defaults`` (``O2CB_ENABLED=true``, ``O2CB_BOOTCLUSTER=name``;
+    other lines are kept), and online. A cluster that is online already has
+    its nodes registered again when ``config`` changed.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if _unavailable(ret, f"o2cb cluster {name} would be configured and brought online"):
+        return ret
+    test = __opts__["test"]
+    try:
+        conf = __salt__["ocfs2.write_cluster_conf"](name, nodes, config, test=test)
+        if conf:
+            ret["changes"][config] = conf
+        settings = {"O2CB_ENABLED": "true", "O2CB_BOOTCLUSTER": name}
+        boot = __salt__["ocfs2.set_o2cb_defaults"](settings, defaults, test=test)
+        if boot:
+            ret["changes"][defaults] = boot
+        status = __salt__["ocfs2.cluster_status"](name, config)
+        if conf or not status["online"]:
+            if not test:
+                __salt__["ocfs2.online"](name, config)
+            if not status["online"]:
+                ret["changes"]["online"] = {"old": False, "new": True}
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=f"o2cb cluster {name}: {exc}")
+        return ret
+    if not ret["changes"]:
+        ret["comment"] = f"o2cb cluster {name} is configured and online"
+    elif test:
+        ret.update(result=None, comment=f"o2cb cluster {name} would change: {', '.join(ret['changes'])}")
+        if not status["loaded"]:
+            ret["comment"] += " (the o2cb kernel stack is not loaded: the o2cb service would start)"
+    else:
+        ret["comment"] = f"o2cb cluster {name} changed: {', '.join(ret['changes'])}"
+    return ret
+
+
+def partitioned(name, partitions, label="gpt", timeout=10):
+    """
+    The disk ``name`` has a ``label`` (``gpt`` or ``dos``) partition table
+    with ``partitions``: a list of ``{"size": "64M"}`` in sfdisk's units, the
+    last one may be ``{"size": None}`` for the rest of the disk; all of type
+    Linux filesystem.
+
+    The table is written only on a disk without any signature, then the kernel
+    re-reads it and the state waits up to ``timeout`` seconds for the
+    partition devices. A table that matches (same label, number and sizes
+    within sfdisk's 1 MiB alignment) is left alone; a different table or any
+    other data is refused.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    would = f"a {label} partition table would be written on {name}"
+    if _unavailable(ret, would) or _missing(ret, name, would):
+        return ret
+    try:
+        differences = __salt__["ocfs2.partition_differences"](name, partitions, label)
+        if differences == []:
+            ret["comment"] = f"{name} has the wanted {label} partition table"
+            return ret
+        if differences:
+            ret.update(
+                result=False,
+                comment=f"{name} holds a partition table that differs from the wanted one "
+                f"({'; '.join(differences)}); refusing to change it",
+            )
+            return ret
+        table = __salt__["ocfs2.partition"](
+            name, partitions, label, test=__opts__["test"], timeout=timeout
+        )
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret["changes"] = {"partition_table": {"old": None, "new": table}}
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"a {label} partition table would be written on {name}")
+    else:
+        ret["comment"] = f"{label} partition table written on {name}"
+    return ret
+
+
+def partitions_visible(name, count, timeout=10):
+    """
+    The kernel shows ``count`` partitions of the disk ``name``: for a node
+    that shares the disk with the one that wrote its table. When it shows a
+    different number, the table is read again from the disk and the state
+    waits up to ``timeout`` seconds for the partition devices.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if type(count) is not int or count < 1:
+        ret.update(result=False, comment=f"count: {count!r} is not a positive integer")
+        return ret
+    would = f"the partition table of {name} would be re-read"
+    if _unavailable(ret, would) or _missing(ret, name, would):
+        return ret
+    try:
+        before = __salt__["ocfs2.visible_partitions"](name)
+        if len(before) == count:
+            ret["comment"] = f"the kernel shows the {count} partitions of {name}"
+            return ret
+        if __opts__["test"]:
+            table = __salt__["ocfs2.partition_table"](name)
+            after = [part["node"] for part in table["partitions"]] if table else []
+        else:
+            after = __salt__["ocfs2.reread_partitions"](name, timeout)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if after != before:
+        ret["changes"] = {"partitions": {"old": before, "new": after}}
+    if len(after) != count:
+        ret.update(result=False, comment=f"{name} has {len(after)} partitions in its table, not {count}")
+    elif __opts__["test"]:
+        ret.update(result=None, comment=f"the partition table of {name} would be re-read")
+    else:
+        ret["comment"] = f"the partition table of {name} was re-read"
+    return ret
+
+
+def formatted(name, label, slots=2, cluster_name=None, cluster_stack="o2cb"):
+    """
+    The device ``name`` holds an OCFS2 file system labelled ``label`` (and
+    made for ``cluster_name``, when given). An empty device is formatted with
+    ``slots`` node slots for ``cluster_stack``; a device holding anything else
+    (another file system, OCFS2 with another label or cluster, a partition
+    table) is refused and left untouched.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    would = f"{name} would be formatted as OCFS2 {label!r}"
+    if _unavailable(ret, would) or _missing(ret, name, would):
+        return ret
+    try:
+        current = __salt__["ocfs2.info"](name)
+        if current is None:
+            made = __salt__["ocfs2.mkfs"](
+                name,
+                label,
+                slots=slots,
+                cluster_name=cluster_name,
+                cluster_stack=cluster_stack,
+                test=__opts__["test"],
+            )
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if current is not None:
+        if current["label"] == label and cluster_name in (None, current["cluster_name"]):
+            ret["comment"] = f"{name} holds OCFS2 {label!r}"
+        else:
+            ret.update(
+                result=False,
+                comment=f"{name} holds OCFS2 {_ocfs2_name(current['label'], current['cluster_name'])},"
+                f" not {_ocfs2_name(label, cluster_name)}; refusing to format it",
+            )
+        return ret
+    ret["changes"] = {field: {"old": None, "new": value} for field, value in made.items()}
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{name} would be formatted as OCFS2 {label!r}")
+    else:
+        ret["comment"] = f"{name} formatted as OCFS2 {label!r}"
+    return ret
+
+
+def _ocfs2_name(label, cluster_name):
+    return f"{label!r}" + (f" of cluster {cluster_name!r}" if cluster_name else "")
+
+
+def _unavailable(ret, would):
+    """Fill ``ret`` and say so when the ocfs2 execution module is not loaded."""
+    # Salt reloads its modules after a pkg state that changed something, so
+    # packages installed earlier in the same run make the module appear here.
+    if "ocfs2.info" in __salt__:
+        return False
+    reason = "the ocfs2 execution module is not loaded (it needs ocfs2-tools, fdisk and kmod)"
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{reason}; {would}")
+    else:
+        ret.update(result=False, comment=reason)
+    return True
+
+
+def _missing(ret, device, would):
+    """Fill ``ret`` and say so when ``device`` does not exist (yet)."""
+    if os.path.exists(device):
+        return False
+    # Under test=True the iSCSI login that makes the device has not happened.
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{device} does not exist yet; {would} once it does")
+    else:
+        ret.update(result=False, comment=f"{device} does not exist")
+    return True

@@ -1,0 +1,389 @@
+"""
+The ocfs2 states with a mocked loader: what they decide, what they ask the
+execution module to do, and what they report.
+"""
+from unittest.mock import MagicMock
+
+import pytest
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from tests.conftest import load_salt_module
+
+ocfs2 = load_salt_module("_states", "ocfs2")
+
+NODES = [
+    {"name": "nfs1", "number": 0, "address": "10.252.50.11"},
+    {"name": "nfs2", "number": 1, "address": "10.252.50.12"},
+]
+CONF = "/etc/ocfs2/cluster.conf"
+DEFAULTS = "/etc/default/o2cb"
+PARTS = [{"size": "64M"}, {"size": None}]
+TABLE = {
+    "label": "gpt",
+    "id": "687C4561-0479-E644-95CF-9076C4152C3A",
+    "sector_size": 512,
+    "partitions": [
+        {"node": "/dev/sdb1", "start": 2048, "size": 131072, "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"},
+        {"node": "/dev/sdb2", "start": 133120, "size": 389120, "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"},
+    ],
+}
+INFO = {
+    "label": "nfsdata",
+    "uuid": "c9f17bc9-b863-4e56-b323-0b9ea7ab686b",
+    "cluster_stack": "o2cb",
+    "cluster_name": "ocfs",
+    "slots": 2,
+    "block_size": 2048,
+    "cluster_size": 4096,
+}
+
+
+@pytest.fixture
+def opts():
+    return {"test": False}
+
+
+@pytest.fixture(autouse=True)
+def devices_exist(monkeypatch):
+    """The devices the tests name exist, unless a test says otherwise."""
+    present = {"exists": True}
+    monkeypatch.setattr(ocfs2.os.path, "exists", lambda path: present["exists"])
+    return present
+
+
+@pytest.fixture
+def salt():
+    """The execution module as mocks: nothing configured, nothing changes."""
+    return {
+        "ocfs2.info": MagicMock(return_value=None),
+        "ocfs2.mkfs": MagicMock(return_value=INFO),
+        "ocfs2.write_cluster_conf": MagicMock(return_value={}),
+        "ocfs2.set_o2cb_defaults": MagicMock(return_value={}),
+        "ocfs2.cluster_status": MagicMock(return_value={"cluster": "ocfs", "online": True, "loaded": True}),
+        "ocfs2.online": MagicMock(),
+        "ocfs2.partition_differences": MagicMock(return_value=None),
+        "ocfs2.partition": MagicMock(return_value=TABLE),
+        "ocfs2.partition_table": MagicMock(return_value=TABLE),
+        "ocfs2.visible_partitions": MagicMock(return_value=[]),
+        "ocfs2.reread_partitions": MagicMock(return_value=["/dev/sdb1", "/dev/sdb2"]),
+    }
+
+
+@pytest.fixture
+def configure_loader_modules(salt, opts):
+    return {ocfs2: {"__salt__": salt, "__opts__": opts}}
+
+
+def test_virtual_loads_without_the_tools():
+    assert ocfs2.__virtual__() == "ocfs2"
+
+
+# Without the execution module (ocfs2-tools not installed yet)
+
+CALLS = [
+    lambda: ocfs2.cluster("ocfs", NODES),
+    lambda: ocfs2.partitioned("/dev/sdb", PARTS),
+    lambda: ocfs2.partitions_visible("/dev/sdb", 2),
+    lambda: ocfs2.formatted("/dev/sdb1", "nfsdata"),
+]
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_without_the_module_test_says_what_would_be_done(salt, opts, call):
+    salt.clear()
+    opts["test"] = True
+    ret = call()
+    assert ret["result"] is None and ret["changes"] == {}
+    assert ret["comment"].startswith("the ocfs2 execution module is not loaded")
+    assert "would be" in ret["comment"]
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_without_the_module_a_run_fails(salt, call):
+    salt.clear()
+    ret = call()
+    assert ret["result"] is False
+    assert "ocfs2-tools" in ret["comment"]
+
+
+# cluster
+
+
+def test_cluster_as_configured_changes_nothing(salt):
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret == {
+        "name": "ocfs",
+        "changes": {},
+        "result": True,
+        "comment": "o2cb cluster ocfs is configured and online",
+    }
+    salt["ocfs2.write_cluster_conf"].assert_called_once_with("ocfs", NODES, CONF, test=False)
+    salt["ocfs2.set_o2cb_defaults"].assert_called_once_with(
+        {"O2CB_ENABLED": "true", "O2CB_BOOTCLUSTER": "ocfs"}, DEFAULTS, test=False
+    )
+    salt["ocfs2.online"].assert_not_called()
+
+
+def first_setup(salt):
+    conf = {"name": {"old": None, "new": "ocfs"}, "nodes": {"old": None, "new": NODES}}
+    boot = {"O2CB_ENABLED": {"old": "false", "new": "true"}}
+    salt["ocfs2.write_cluster_conf"].return_value = conf
+    salt["ocfs2.set_o2cb_defaults"].return_value = boot
+    salt["ocfs2.cluster_status"].return_value = {"cluster": "ocfs", "online": False, "loaded": False}
+    return conf, boot
+
+
+def test_cluster_writes_the_files_and_brings_it_online(salt):
+    conf, boot = first_setup(salt)
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["result"] is True
+    assert ret["changes"] == {CONF: conf, DEFAULTS: boot, "online": {"old": False, "new": True}}
+    assert ret["comment"] == f"o2cb cluster ocfs changed: {CONF}, {DEFAULTS}, online"
+    salt["ocfs2.online"].assert_called_once_with("ocfs", CONF)
+
+
+def test_cluster_test_reports_and_changes_nothing(salt, opts):
+    conf, boot = first_setup(salt)
+    opts["test"] = True
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["result"] is None
+    assert ret["changes"] == {CONF: conf, DEFAULTS: boot, "online": {"old": False, "new": True}}
+    assert "the o2cb kernel stack is not loaded: the o2cb service would start" in ret["comment"]
+    salt["ocfs2.write_cluster_conf"].assert_called_once_with("ocfs", NODES, CONF, test=True)
+    assert salt["ocfs2.set_o2cb_defaults"].call_args.kwargs == {"test": True}
+    salt["ocfs2.online"].assert_not_called()
+
+
+def test_cluster_registers_changed_nodes_of_an_online_cluster(salt):
+    moved = {"nodes": {"old": NODES, "new": NODES[:1]}}
+    salt["ocfs2.write_cluster_conf"].return_value = moved
+    ret = ocfs2.cluster("ocfs", NODES[:1], config="/srv/cluster.conf")
+    assert ret["changes"] == {"/srv/cluster.conf": moved}
+    salt["ocfs2.cluster_status"].assert_called_once_with("ocfs", "/srv/cluster.conf")
+    salt["ocfs2.online"].assert_called_once_with("ocfs", "/srv/cluster.conf")
+
+
+def test_cluster_brings_an_offline_cluster_online_without_file_changes(salt):
+    salt["ocfs2.cluster_status"].return_value = {"cluster": "ocfs", "online": False, "loaded": True}
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["changes"] == {"online": {"old": False, "new": True}}
+    salt["ocfs2.online"].assert_called_once()
+
+
+def test_cluster_keeps_the_file_changes_when_going_online_fails(salt):
+    conf, boot = first_setup(salt)
+    salt["ocfs2.online"].side_effect = CommandExecutionError("the o2cb service did not start")
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["result"] is False
+    assert ret["changes"] == {CONF: conf, DEFAULTS: boot}
+    assert ret["comment"] == "o2cb cluster ocfs: the o2cb service did not start"
+
+
+def test_cluster_names_a_bad_argument(salt):
+    error = SaltInvocationError("nodes[1].address: '10.252.50.300' is not an IPv4 address")
+    salt["ocfs2.write_cluster_conf"].side_effect = error
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "nodes[1].address" in ret["comment"]
+    salt["ocfs2.set_o2cb_defaults"].assert_not_called()
+
+
+# partitioned
+
+
+def test_partitioned_matching_table_changes_nothing(salt):
+    salt["ocfs2.partition_differences"].return_value = []
+    ret = ocfs2.partitioned("/dev/sdb", PARTS)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"] == "/dev/sdb has the wanted gpt partition table"
+    salt["ocfs2.partition"].assert_not_called()
+
+
+def test_partitioned_refuses_a_different_table(salt):
+    salt["ocfs2.partition_differences"].return_value = ["the table is dos, not gpt"]
+    ret = ocfs2.partitioned("/dev/sdb", PARTS)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == (
+        "/dev/sdb holds a partition table that differs from the wanted one "
+        "(the table is dos, not gpt); refusing to change it"
+    )
+    salt["ocfs2.partition"].assert_not_called()
+
+
+def test_partitioned_writes_on_an_empty_disk(salt):
+    ret = ocfs2.partitioned("/dev/sdb", PARTS, label="dos", timeout=30)
+    salt["ocfs2.partition"].assert_called_once_with("/dev/sdb", PARTS, "dos", test=False, timeout=30)
+    assert ret["result"] is True
+    assert ret["changes"] == {"partition_table": {"old": None, "new": TABLE}}
+    assert ret["comment"] == "dos partition table written on /dev/sdb"
+
+
+def test_partitioned_test_asks_for_a_dry_run(salt, opts):
+    opts["test"] = True
+    planned = {"label": "gpt", "partitions": PARTS}
+    salt["ocfs2.partition"].return_value = planned
+    ret = ocfs2.partitioned("/dev/sdb", PARTS)
+    assert ret["result"] is None
+    assert ret["changes"] == {"partition_table": {"old": None, "new": planned}}
+    assert salt["ocfs2.partition"].call_args.kwargs["test"] is True
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        CommandExecutionError("/dev/sdb holds an ext4 file system labelled 'data'; refusing to partition it"),
+        SaltInvocationError("partitions[0].size: '64X' is not a size with a unit"),
+    ],
+)
+def test_partitioned_fails_with_the_reason(salt, error):
+    salt["ocfs2.partition"].side_effect = error
+    ret = ocfs2.partitioned("/dev/sdb", PARTS)
+    assert ret == {"name": "/dev/sdb", "changes": {}, "result": False, "comment": str(error)}
+
+
+# partitions_visible
+
+
+def test_partitions_visible_already(salt):
+    salt["ocfs2.visible_partitions"].return_value = ["/dev/sdb1", "/dev/sdb2"]
+    ret = ocfs2.partitions_visible("/dev/sdb", 2)
+    assert ret["result"] is True and ret["changes"] == {}
+    salt["ocfs2.reread_partitions"].assert_not_called()
+
+
+def test_partitions_visible_rereads_the_table(salt):
+    ret = ocfs2.partitions_visible("/dev/sdb", 2, timeout=30)
+    salt["ocfs2.reread_partitions"].assert_called_once_with("/dev/sdb", 30)
+    assert ret["result"] is True
+    assert ret["changes"] == {"partitions": {"old": [], "new": ["/dev/sdb1", "/dev/sdb2"]}}
+
+
+def test_partitions_visible_test_reads_the_table_only(salt, opts):
+    opts["test"] = True
+    ret = ocfs2.partitions_visible("/dev/sdb", 2)
+    assert ret["result"] is None
+    assert ret["changes"] == {"partitions": {"old": [], "new": ["/dev/sdb1", "/dev/sdb2"]}}
+    salt["ocfs2.reread_partitions"].assert_not_called()
+
+
+def test_partitions_visible_fails_when_the_table_has_fewer(salt, opts):
+    salt["ocfs2.reread_partitions"].return_value = ["/dev/sdb1"]
+    ret = ocfs2.partitions_visible("/dev/sdb", 2)
+    assert ret["result"] is False
+    assert ret["comment"] == "/dev/sdb has 1 partitions in its table, not 2"
+
+
+def test_partitions_visible_test_without_a_table_fails(salt, opts):
+    opts["test"] = True
+    salt["ocfs2.partition_table"].return_value = None
+    ret = ocfs2.partitions_visible("/dev/sdb", 2)
+    assert ret["result"] is False and ret["changes"] == {}
+
+
+def test_partitions_visible_carries_an_error(salt):
+    error = CommandExecutionError("/dev/sdb: the kernel shows partitions [] but the table has [...]")
+    salt["ocfs2.reread_partitions"].side_effect = error
+    ret = ocfs2.partitions_visible("/dev/sdb", 2)
+    assert ret["result"] is False and ret["comment"] == str(error)
+
+
+@pytest.mark.parametrize("count", [0, "2", None, True])
+def test_partitions_visible_names_a_bad_count(salt, count):
+    ret = ocfs2.partitions_visible("/dev/sdb", count)
+    assert ret["result"] is False and ret["comment"].startswith("count: ")
+    salt["ocfs2.visible_partitions"].assert_not_called()
+
+
+# formatted
+
+
+@pytest.mark.parametrize("cluster_name", [None, "ocfs"])
+def test_formatted_with_that_label_changes_nothing(salt, cluster_name):
+    salt["ocfs2.info"].return_value = INFO
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", cluster_name=cluster_name)
+    assert ret == {"name": "/dev/sdb2", "changes": {}, "result": True, "comment": "/dev/sdb2 holds OCFS2 'nfsdata'"}
+    salt["ocfs2.mkfs"].assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "label, cluster_name, comment",
+    [
+        ("nfsmeta", None, "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', not 'nfsmeta'; refusing to format it"),
+        (
+            "nfsdata",
+            "other",
+            "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', not 'nfsdata' of cluster 'other';"
+            " refusing to format it",
+        ),
+    ],
+)
+def test_formatted_refuses_ocfs2_made_for_something_else(salt, opts, label, cluster_name, comment):
+    salt["ocfs2.info"].return_value = INFO
+    for test in (False, True):
+        opts["test"] = test
+        ret = ocfs2.formatted("/dev/sdb2", label, cluster_name=cluster_name)
+        assert ret == {"name": "/dev/sdb2", "changes": {}, "result": False, "comment": comment}
+    salt["ocfs2.mkfs"].assert_not_called()
+
+
+def test_formatted_formats_an_empty_device(salt):
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs")
+    salt["ocfs2.mkfs"].assert_called_once_with(
+        "/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs", cluster_stack="o2cb", test=False
+    )
+    assert ret["result"] is True
+    assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
+    assert ret["comment"] == "/dev/sdb2 formatted as OCFS2 'nfsdata'"
+
+
+def test_formatted_test_asks_for_a_dry_run(salt, opts):
+    opts["test"] = True
+    planned = {"label": "nfsdata", "slots": 2, "cluster_name": None, "cluster_stack": None}
+    salt["ocfs2.mkfs"].return_value = planned
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata")
+    assert ret["result"] is None
+    assert ret["changes"]["label"] == {"old": None, "new": "nfsdata"}
+    assert salt["ocfs2.mkfs"].call_args.kwargs["test"] is True
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        CommandExecutionError("/dev/sdb2 holds an ext4 file system labelled 'data'; refusing to format it"),
+        CommandExecutionError("/dev/sdb holds a gpt partition table; refusing to format it"),
+        SaltInvocationError("slots: 0 is not an integer 1-255"),
+    ],
+)
+def test_formatted_fails_with_the_reason(salt, error):
+    salt["ocfs2.mkfs"].side_effect = error
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", slots=0)
+    assert ret == {"name": "/dev/sdb2", "changes": {}, "result": False, "comment": str(error)}
+
+
+def test_formatted_carries_a_probe_error(salt):
+    salt["ocfs2.info"].side_effect = CommandExecutionError("wipefs: error: /dev/sdx: probing initialization failed")
+    ret = ocfs2.formatted("/dev/sdx", "nfsdata")
+    assert ret["result"] is False and "probing initialization failed" in ret["comment"]
+    salt["ocfs2.mkfs"].assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("call", "would"),
+    [
+        (lambda: ocfs2.partitioned("/dev/sdb", PARTS), "a gpt partition table would be written on /dev/sdb"),
+        (lambda: ocfs2.partitions_visible("/dev/sdb", 2), "the partition table of /dev/sdb would be re-read"),
+        (lambda: ocfs2.formatted("/dev/sdb1", "nfsdata"), "/dev/sdb1 would be formatted as OCFS2 'nfsdata'"),
+    ],
+)
+def test_a_missing_device_is_planned_under_test_and_fails_otherwise(call, would, opts, salt, devices_exist):
+    devices_exist["exists"] = False
+    ret = call()
+    assert ret["result"] is False
+    assert ret["comment"].endswith("does not exist")
+    assert ret["changes"] == {}
+    opts["test"] = True
+    ret = call()
+    assert ret["result"] is None
+    assert ret["comment"].endswith(f"does not exist yet; {would} once it does")
+    for name in ("ocfs2.partition", "ocfs2.mkfs", "ocfs2.reread_partitions", "ocfs2.info"):
+        salt[name].assert_not_called()
