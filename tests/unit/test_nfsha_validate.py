@@ -1,0 +1,170 @@
+"""
+nfsha.validate: every kind of bad pillar is reported with its key path,
+all at once; the lab's pillar is valid.
+"""
+import pytest
+
+from tests.support.cluster import lab_pillar, problems, settings
+
+
+def edited(**edits):
+    """The lab pillar with ``path=value`` edits (path: keys joined by '__')."""
+    pillar = lab_pillar()
+    for path, value in edits.items():
+        keys = path.split("__")
+        node = pillar["nfsha"]
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        if value is DELETE:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+    return pillar
+
+
+DELETE = object()
+
+
+def test_lab_pillar_is_valid():
+    assert problems(lab_pillar()) == []
+
+
+def test_missing_pillar_names_every_required_key():
+    found = problems({})
+    assert "nfsha:network: is required" in found
+    assert "nfsha:nodes: is required" in found
+    assert "nfsha:vip:address: is required" in found
+    assert "nfsha:iscsi:iqn: is required" in found
+    assert "nfsha:iscsi:chap: is required" in found
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        # types
+        ({"nodes__nfs1__priority": "high"}, "nfsha:nodes:nfs1:priority: must be int, not str 'high'"),
+        ({"nodes__nfs1__priority": True}, "nfsha:nodes:nfs1:priority: must be int, not bool True"),
+        ({"nodes": ["nfs1"]}, "nfsha:nodes: must be dict, not list ['nfs1']"),
+        ({"exports": {"path": "/srv"}}, "nfsha:exports: must be list, not dict"),
+        # missing keys
+        ({"nodes__nfs2__address": DELETE}, "nfsha:nodes:nfs2:address: is required"),
+        ({"nodes__nfs2__ocfs2_number": DELETE}, "nfsha:nodes:nfs2:ocfs2_number: is required"),
+        ({"iscsi__backing_store": DELETE}, "nfsha:iscsi:backing_store: is required"),
+        # addresses
+        ({"nodes__client__address": "10.0.0.30"}, "nfsha:nodes:client:address: 10.0.0.30 is not in the cluster network 192.168.56.0/24"),
+        ({"nodes__client__address": "192.168.56.300"}, "nfsha:nodes:client:address: '192.168.56.300' is not an IPv4 address"),
+        ({"nodes__client__address": "192.168.56.255"}, "nfsha:nodes:client:address: 192.168.56.255 is the network or broadcast address of 192.168.56.0/24"),
+        ({"nodes__client__address": "192.168.56.11"}, "nfsha:nodes:client:address: address 192.168.56.11 is already used by nodes:nfs1:address"),
+        ({"network": "192.168.56.0/33"}, "nfsha:network: '192.168.56.0/33' is not an IPv4 network in CIDR form"),
+        ({"vip__address": "192.168.56.12"}, "nfsha:vip:address: 192.168.56.12 collides with the address of node nfs2"),
+        ({"vip__address": "192.168.57.10"}, "nfsha:vip:address: 192.168.57.10 is not in the cluster network 192.168.56.0/24"),
+        ({"vip__prefix": 33}, "nfsha:vip:prefix: 33 is out of range 1-32"),
+        # duplicates
+        ({"nodes__nfs2__priority": 101}, "nfsha:nodes:nfs2:priority: priority 101 is already used by nodes:nfs1:priority"),
+        ({"nodes__nfs2__ocfs2_number": 1}, "nfsha:nodes:nfs2:ocfs2_number: ocfs2_number 1 is already used by nodes:nfs1:ocfs2_number"),
+        ({"nodes__nfs2__priority": 255}, "nfsha:nodes:nfs2:priority: 255 is out of range 1-254"),
+        # roles
+        ({"nodes__nfs2__role": "client"}, "nfsha:nodes: needs at least two nodes with role server, not 1"),
+        ({"nodes__client__role": "target"}, "nfsha:nodes: needs exactly one node with role target, not 2"),
+        ({"nodes__client__role": "nfs"}, "nfsha:nodes:client:role: 'nfs' is not one of target, server, client"),
+        ({"ocfs2__format_node": "client"}, "nfsha:ocfs2:format_node: 'client' is not a node with role server"),
+        # IQNs
+        ({"iscsi__iqn": "iqn.2018-08.es.raulpedroche"}, None),
+        ({"iscsi__iqn": "iqn.2018-13.es.raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'iqn.2018-13.es.raulpedroche:lun1' is not a valid IQN"),
+        ({"iscsi__iqn": "IQN.2018-08.es.raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'IQN.2018-08.es.raulpedroche:lun1' is not a valid IQN"),
+        ({"iscsi__iqn": "iqn.2018-08.es raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'iqn.2018-08.es raulpedroche:lun1' is not a valid IQN"),
+        ({"nodes__nfs1__initiator_name": "nfs1"}, "nfsha:nodes:nfs1:initiator_name: 'nfs1' is not a valid IQN"),
+        # secret lengths (the message never shows the secret)
+        ({"keepalived__auth_pass": "s3cr3t0-too-long"}, "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 16"),
+        ({"iscsi__chap__password": "secret0"}, "nfsha:iscsi:chap:password: must be 12 to 16 characters long, not 7"),
+        ({"iscsi__mutual_chap__password": "x" * 17}, "nfsha:iscsi:mutual_chap:password: must be 12 to 16 characters long, not 17"),
+        ({"iscsi__mutual_chap__password": "lab-chap-secret1"}, "nfsha:iscsi:mutual_chap:password: must differ from iscsi:chap:password (RFC 3720)"),
+        ({"iscsi__chap__username": "nfs user"}, "nfsha:iscsi:chap:username: 'nfs user' is not a user name without spaces"),
+        # OCFS2
+        ({"ocfs2__cluster_name": "a-cluster-name-too-long"}, "nfsha:ocfs2:cluster_name: 'a-cluster-name-too-long' is not an o2cb cluster name"),
+        ({"ocfs2__filesystems__state__size": "64 megs"}, "nfsha:ocfs2:filesystems:state:size: '64 megs' is not a size like 64M or 2G"),
+        ({"ocfs2__filesystems__data__label": "nfsstate"}, "nfsha:ocfs2:filesystems:data:label: label nfsstate is already used by ocfs2:filesystems:state:label"),
+        ({"ocfs2__filesystems__data__mount_point": "srv/data"}, "nfsha:ocfs2:filesystems:data:mount_point: 'srv/data' is not an absolute path"),
+        ({"ocfs2__filesystems__data__mode": "rwx"}, "nfsha:ocfs2:filesystems:data:mode: 'rwx' is not an octal mode"),
+        # exports
+        ({"exports": []}, "nfsha:exports: needs at least one export"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},
+         "nfsha:exports:1:fsid: fsid 0 is already used by exports:0:fsid"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"]}]}, "nfsha:exports:0:fsid: is required"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "fsid=3"], "fsid": 0}]}, "nfsha:exports:0:options: set the fsid with exports:0:fsid, not 'fsid=3'"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": ["client (rw)"]}]},
+         "nfsha:exports:0:clients:0: 'client (rw)' is not a client spec"),
+        # nfsd
+        ({"nfsd": {"lease_time": 5}}, "nfsha:nfsd:lease_time: 5 is out of range 10-3600"),
+        ({"nfsd": {"scope": ""}}, "nfsha:nfsd:scope: '' is not a scope without spaces"),
+        # keepalived
+        ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
+        ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
+        ({"keepalived__track_scripts": {"check_nfs": {"script": "/bin/true", "interval": 2, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_nfs:timeout: 2 must be shorter than the interval 2"),
+        ({"keepalived__initial_state": "master"}, "nfsha:keepalived:initial_state: 'master' is not MASTER or BACKUP"),
+        # client
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
+         "nfsha:client:mounts:0:export: 'data' is not an absolute path"),
+        ({"ntp_servers": ["pool.example", ""]}, "nfsha:ntp_servers:1: must be a non-empty string, not str ''"),
+    ],
+)
+def test_bad_pillar_is_reported_with_its_key(edits, expected):
+    found = problems(edited(**edits))
+    if expected is None:  # a valid edit: an IQN without the optional suffix
+        assert found == []
+    else:
+        assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems(edited(nodes__nfs2__priority=101, vip__address="192.168.56.11", keepalived__auth_pass="123456789"))
+    assert len(found) == 3, found
+
+
+def test_secrets_never_appear_in_messages():
+    pillar = edited(iscsi__chap__password="short-secret-that-is-too-long", keepalived__auth_pass="toolongpass")
+    text = "\n".join(problems(pillar))
+    assert "short-secret-that-is-too-long" not in text
+    assert "toolongpass" not in text
+    assert "nfsha:iscsi:chap:password" in text
+
+
+def test_pillar_is_merged_over_defaults():
+    config, _ = settings()
+    assert config["nfsd"]["lease_time"] == 90  # a default
+    assert config["ocfs2"]["filesystems"]["data"]["user"] == "vagrant"  # from pillar
+    assert config["ocfs2"]["filesystems"]["data"]["mount_point"] == "/srv/nfs4/data"  # default beside it
+
+
+def test_roles_and_derived_paths():
+    config, _ = settings(minion_id="nfs2")
+    assert config["roles"] == {"target": "iscsi", "servers": ["nfs1", "nfs2"], "clients": ["client"]}
+    assert config["ocfs2"]["format_node"] == "nfs1"
+    assert config["me"]["id"] == "nfs2"
+    assert config["iscsi"]["portal"] == "192.168.56.20:3260"
+    device = "/dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1"
+    assert config["iscsi"]["device"] == device
+    assert [fs["partition"] for fs in config["ocfs2"]["partitions"]] == [device + "-part1", device + "-part2"]
+    assert [fs["mount_point"] for fs in config["ocfs2"]["partitions"]] == ["/var/lib/nfs", "/srv/nfs4/data"]
+    assert config["nodes"]["nfs2"]["initiator_name"] == "iqn.2018-08.es.raulpedroche:nfs2"
+    assert config["ocfs2"]["nodes"] == [
+        {"name": "nfs1", "number": 1, "address": "192.168.56.11", "port": 7777},
+        {"name": "nfs2", "number": 2, "address": "192.168.56.12", "port": 7777},
+    ]
+
+
+def test_format_node_follows_ocfs2_numbers_unless_named():
+    pillar = lab_pillar()
+    pillar["nfsha"]["nodes"]["nfs1"]["ocfs2_number"] = 3
+    config, _ = settings(pillar)
+    assert config["roles"]["servers"] == ["nfs2", "nfs1"]
+    assert config["ocfs2"]["format_node"] == "nfs2"
+    pillar["nfsha"]["ocfs2"]["format_node"] = "nfs1"
+    config, _ = settings(pillar)
+    assert config["ocfs2"]["format_node"] == "nfs1"
+
+
+def test_a_minion_outside_the_cluster_has_no_node():
+    config, _ = settings(minion_id="salt-master")
+    assert config["me"] is None
