@@ -1,0 +1,17 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import nfsha with context %}
+
+include:
+  - {{ tplroot }}.keepalived.config
+
+{#- A new config id or unit drop-in needs a restart; keepalived.conf
+    changes are reloaded by keepalived.config itself. #}
+nfsha-keepalived-service-running:
+  service.running:
+    - name: {{ nfsha.services.keepalived }}
+    - enable: True
+    - require:
+      - keepalived: nfsha-keepalived-config-managed
+    - watch:
+      - file: nfsha-keepalived-install-dropin-managed
+      - file: nfsha-keepalived-install-defaults-managed

@@ -1,0 +1,6 @@
+include:
+  - .dropins
+  - .install
+  - .config
+  - .exports
+  - .service

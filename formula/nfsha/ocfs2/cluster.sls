@@ -1,0 +1,26 @@
+{#- The o2cb cluster of the NFS servers: cluster.conf from pillar, the
+    cluster online now and at boot, with the OCFS2 mounts. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import nfsha with context %}
+
+include:
+  - {{ tplroot }}.common
+
+nfsha-ocfs2-cluster-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ nfsha.pkgs.ocfs2 | json }}
+
+nfsha-ocfs2-cluster-online:
+  ocfs2.cluster:
+    - name: {{ nfsha.ocfs2.cluster_name }}
+    - nodes: {{ nfsha.ocfs2.nodes | json }}
+    - config: {{ nfsha.paths.ocfs2_cluster_conf }}
+    - defaults: {{ nfsha.paths.o2cb_defaults }}
+    - require:
+      - pkg: nfsha-ocfs2-cluster-pkg-installed
+
+nfsha-ocfs2-cluster-o2cb-enabled:
+  service.enabled:
+    - name: {{ nfsha.services.o2cb }}
+    - require:
+      - ocfs2: nfsha-ocfs2-cluster-online

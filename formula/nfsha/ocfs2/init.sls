@@ -1,0 +1,4 @@
+include:
+  - .cluster
+  - .format
+  - .mounts

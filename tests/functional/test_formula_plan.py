@@ -1,0 +1,184 @@
+"""
+The formula through real Salt daemons: every minion's highstate renders
+with the states of its role; the nfsha orchestration plans its steps in
+order under test=True; a bad pillar is refused before anything runs; a
+pillar edit changes exactly the files it should.
+"""
+import json
+import re
+
+import pytest
+
+from tests.functional.conftest import MINION_IDS
+from tests.support.plan import artifacts, changed
+
+SERVERS = ("nfs1", "nfs2")
+ORCHESTRATION_STEPS = [
+    "nfsha-sync-modules",
+    "nfsha-validate-pillar",
+    "nfsha-common",
+    "nfsha-iscsi-target",
+    "nfsha-iscsi-initiators",
+    "nfsha-ocfs2-cluster",
+    "nfsha-ocfs2-format",
+    "nfsha-ocfs2-mounts",
+    "nfsha-nfs-server-nfs1",
+    "nfsha-nfs-server-nfs2",
+    "nfsha-keepalived",
+    "nfsha-vip-held",
+    "nfsha-client",
+]
+
+
+def failures(steps):
+    """The failed states of the minions, by orchestration step."""
+    return {
+        step["__id__"]: {
+            minion: [r["comment"] for r in states.values() if r["result"] is False]
+            for minion, states in step["changes"].get("ret", {}).items()
+        }
+        or step["comment"]
+        for step in steps.values()
+        if step["result"] is False
+    }
+
+
+def show_highstate(salt_cli, pillar=None):
+    args = ["-L", "state.show_highstate"]
+    if pillar is not None:
+        args.append(f"pillar={json.dumps(pillar)}")
+    ret = salt_cli.run(*args, minion_tgt=",".join(MINION_IDS))
+    return ret
+
+
+@pytest.fixture(scope="module")
+def highstates(salt_cli):
+    ret = show_highstate(salt_cli)
+    assert ret.returncode == 0, ret
+    return ret.data
+
+
+def test_every_minion_renders_the_states_of_its_role(highstates):
+    for minion_id in MINION_IDS:
+        assert isinstance(highstates[minion_id], dict), highstates[minion_id]
+        assert "nfsha-common-hosts-nfs1-present" in highstates[minion_id]
+        assert "nfsha-common-time-service-running" in highstates[minion_id]
+    assert "nfsha-iscsi-target-present" in highstates["iscsi"]
+    for server in SERVERS:
+        ids = set(highstates[server])
+        assert {
+            "nfsha-iscsi-initiator-logged-in",
+            "nfsha-ocfs2-cluster-online",
+            "nfsha-ocfs2-mounts-state-mounted",
+            "nfsha-ocfs2-mounts-data-mounted",
+            "nfsha-nfs-install-pkg-installed",
+            "nfsha-nfs-exports-managed",
+            "nfsha-nfs-service-running",
+            "nfsha-keepalived-config-managed",
+            "nfsha-keepalived-service-running",
+        } <= ids
+        assert "nfsha-iscsi-target-present" not in ids
+    assert "nfsha-client-/data-mounted" in highstates["client"]
+    assert not any(i.startswith(("nfsha-ocfs2", "nfsha-keepalived")) for i in highstates["client"])
+
+
+def test_only_the_format_node_formats(highstates):
+    assert "nfsha-ocfs2-format-partitioned" in highstates["nfs1"]
+    assert "nfsha-ocfs2-format-data-formatted" in highstates["nfs1"]
+    assert not any(i.startswith("nfsha-ocfs2-format") for i in highstates["nfs2"])
+
+
+def test_secret_files_are_written_0600(highstates):
+    config = highstates["iscsi"]["nfsha-iscsi-target-present"]["tgt"]
+    assert {"config": "/etc/tgt/conf.d/nfsha.conf"} in config
+    initiator_name = highstates["nfs1"]["nfsha-iscsi-initiator-name-managed"]["file"]
+    assert {"mode": "0600"} in initiator_name
+
+
+def test_orchestration_plans_every_step_in_order(salt_run_cli):
+    ret = salt_run_cli.run("state.orchestrate", "nfsha", "test=True")
+    (steps,) = ret.data["data"].values()
+    assert ret.returncode == 0, failures(steps)
+    ordered = sorted(steps.values(), key=lambda s: s["__run_num__"])
+    assert [s["__id__"] for s in ordered] == ORCHESTRATION_STEPS
+    for step in ordered:
+        assert step["result"] is not False, step
+    assert "exactly one of nfs1, nfs2 holds 192.168.56.10" in steps[
+        "nfsha_|-nfsha-vip-held_|-192.168.56.10_|-vip_held"
+    ]["comment"]
+
+
+def test_orchestration_refuses_a_bad_pillar_before_any_step(salt_run_cli):
+    bad = {"nfsha": {"vip": {"address": "192.168.56.11"}, "keepalived": {"auth_pass": "123456789"}}}
+    ret = salt_run_cli.run("state.orchestrate", "nfsha", f"pillar={json.dumps(bad)}")
+    assert ret.returncode != 0
+    output = ret.stdout + ret.stderr
+    assert "nfsha:vip:address: 192.168.56.11 collides with the address of node nfs1" in output
+    assert "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 9" in output
+    assert "123456789" not in output
+    assert "nfsha-sync-modules" not in output
+
+
+def test_every_sls_refuses_a_bad_pillar(salt_cli):
+    bad = {"nfsha": {"nodes": {"nfs2": {"priority": 101}}}}
+    ret = salt_cli.run("state.sls", "nfsha.keepalived", "test=True", f"pillar={json.dumps(bad)}", minion_tgt="nfs1")
+    assert ret.returncode != 0
+    assert re.search(r"nfsha:nodes:nfs[12]:priority: priority 101 is already used by nodes:nfs[12]:priority", ret.stdout)
+
+
+def test_the_validate_step_names_the_problem(salt_cli):
+    bad = {"nfsha": {"iscsi": {"iqn": "iqn.nope"}}}
+    ret = salt_cli.run("state.sls", "nfsha.validate", f"pillar={json.dumps(bad)}", minion_tgt="nfs2")
+    assert ret.returncode != 0
+    (state,) = ret.data.values()
+    assert state["result"] is False
+    assert "nfsha:iscsi:iqn: 'iqn.nope' is not a valid IQN" in state["comment"]
+
+
+@pytest.fixture(scope="module")
+def lab_artifacts(highstates):
+    return {minion_id: artifacts(highstates[minion_id]) for minion_id in MINION_IDS}
+
+
+def edit_changes(salt_cli, lab_artifacts, pillar):
+    ret = show_highstate(salt_cli, pillar)
+    assert ret.returncode == 0, ret
+    return {
+        minion_id: found
+        for minion_id in MINION_IDS
+        if (found := changed(lab_artifacts[minion_id], artifacts(ret.data[minion_id])))
+    }
+
+
+def test_swapping_priorities_changes_keepalived_conf_only(salt_cli, lab_artifacts):
+    swap = {"nfsha": {"nodes": {"nfs1": {"priority": 100}, "nfs2": {"priority": 101}}}}
+    keepalived_conf = ("keepalived.config", "/etc/keepalived/keepalived.conf")
+    assert edit_changes(salt_cli, lab_artifacts, swap) == {"nfs1": {keepalived_conf}, "nfs2": {keepalived_conf}}
+
+
+def test_changing_an_address_changes_what_names_it(salt_cli, lab_artifacts):
+    move = {"nfsha": {"nodes": {"client": {"address": "192.168.56.31"}}}}
+    hosts_entry = ("host.present", "client")
+    on_servers = {
+        hosts_entry,
+        ("file.managed", "/etc/exports"),
+        ("keepalived.config", "/etc/keepalived/keepalived.conf"),
+    }
+    assert edit_changes(salt_cli, lab_artifacts, move) == {
+        "iscsi": {hosts_entry},
+        "nfs1": on_servers,
+        "nfs2": on_servers,
+        "client": {hosts_entry},
+    }
+
+
+def test_moving_a_server_changes_the_target_acl_and_the_o2cb_cluster(salt_cli, lab_artifacts):
+    move = {"nfsha": {"nodes": {"nfs2": {"address": "192.168.56.13"}}}}
+    hosts_entry = ("host.present", "nfs2")
+    on_servers = {hosts_entry, ("ocfs2.cluster", "ocfs")}
+    assert edit_changes(salt_cli, lab_artifacts, move) == {
+        "iscsi": {hosts_entry, ("tgt.target_present", "iqn.2018-08.es.raulpedroche:lun1")},
+        "nfs1": on_servers,
+        "nfs2": on_servers,
+        "client": {hosts_entry},
+    }

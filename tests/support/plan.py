@@ -1,0 +1,40 @@
+"""
+What a highstate would put on a minion, from `state.show_highstate`: one
+entry per state, its arguments, with templates rendered to the text the
+minion would write. Two plans compare to show what a pillar edit changes.
+"""
+from tests.support.render import render
+
+# Arguments that order or wire states, not what they produce.
+_WIRING = {"require", "watch", "onchanges", "require_in", "watch_in", "order", "name"}
+
+
+def flatten(highstate):
+    """``{(state_id, function): {argument: value}}`` from a highstate."""
+    chunks = {}
+    for state_id, body in highstate.items():
+        for module, items in body.items():
+            if module.startswith("__"):
+                continue
+            function = next(i for i in items if isinstance(i, str))
+            args = {k: v for i in items if isinstance(i, dict) for k, v in i.items()}
+            chunks[(state_id, f"{module}.{function}")] = args
+    return chunks
+
+
+def artifacts(highstate):
+    """``{(function, name): what it produces}`` for every state of a highstate."""
+    result = {}
+    for (state_id, function), args in flatten(highstate).items():
+        name = args.get("name", state_id)
+        if args.get("template") == "jinja" and "source" in args:
+            produced = render(args["source"], args.get("context") or {})
+        else:
+            produced = {k: v for k, v in args.items() if k not in _WIRING}
+        result[(function, str(name))] = produced
+    return result
+
+
+def changed(before, after):
+    """The keys whose product differs between two artifact maps."""
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
