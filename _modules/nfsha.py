@@ -11,6 +11,7 @@ finds a problem.
 :depends: the nfsha formula on the master's file_roots (``salt://nfsha``)
 """
 
+import copy
 import ipaddress
 import re
 
@@ -24,7 +25,12 @@ DEFAULTS_URL = "salt://nfsha/defaults.yaml"
 ROLES = ("target", "server", "client")
 # The shared disk's partitions, in order: NFS state first, exported data last.
 PARTITIONS = ("state", "data")
-MASKED = "********"
+# Where the secrets live under the nfsha pillar key.
+SECRETS = (
+    ("iscsi", "chap", "password"),
+    ("iscsi", "mutual_chap", "password"),
+    ("keepalived", "auth_pass"),
+)
 
 # RFC 3720 3.2.6.3.1: iqn.yyyy-mm.reversed-domain[:unique-name]
 _IQN = re.compile(
@@ -121,7 +127,34 @@ def check(config):
     _check_keepalived(config, problems)
     _check_client(config, problems)
     _check_list_of_strings(config, "ntp_servers", problems)
+    _get(config, ("pkg_refresh",), problems, bool, required=False)
     return problems
+
+
+def secrets_as_slots(config=None):
+    """
+    Return a copy of a cluster definition (``config``, the merged settings;
+    this minion's :py:func:`settings` when not given) with every
+    secret replaced by a Salt slot that reads it from pillar when a state
+    runs. map.jinja hands this to the SLS files: rendered state data
+    (``state.show_sls``, job returns, the master's and minions' logs) then
+    never holds a secret. Salt resolves slots in an argument's own value,
+    in the values of a dictionary argument and in dictionaries in a list.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 nfsha.secrets_as_slots
+    """
+    config = copy.deepcopy(settings() if config is None else config)
+    for path in SECRETS:
+        parent = config
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent:
+            parent[path[-1]] = f"__slot__:salt:pillar.get(nfsha:{':'.join(path)}, unmask=True)"
+    return config
 
 
 def _formula_defaults():

@@ -5,6 +5,7 @@ share this machine: tests through them render and plan (show_highstate,
 test=True); they never apply the formula to the host.
 """
 import concurrent.futures
+import json
 import shutil
 import subprocess
 import tempfile
@@ -44,7 +45,11 @@ def vip_interface():
 def pillar_root(tmp_path_factory, vip_interface):
     root = tmp_path_factory.mktemp("pillar")
     (root / "top.sls").write_text("base:\n  '*':\n    - nfsha\n    - test_host\n")
-    (root / "test_host.sls").write_text(f"nfsha:\n  vip:\n    interface: {vip_interface}\n")
+    # pkg_refresh: false keeps pkg.installed's test run from refreshing the
+    # host's package lists from the mirrors.
+    (root / "test_host.sls").write_text(
+        f"nfsha:\n  pkg_refresh: false\n  vip:\n    interface: {vip_interface}\n"
+    )
     return root
 
 
@@ -67,7 +72,11 @@ def salt_master(salt_factories, pillar_root):
 @pytest.fixture(scope="session")
 def salt_minions(salt_master):
     factories = {
-        minion_id: salt_master.salt_minion_daemon(minion_id, overrides={"file_client": "remote"})
+        # Logged at trace, Salt's most talkative level short of garbage (which
+        # dumps rendered pillar by design): secrets must stay out even there.
+        minion_id: salt_master.salt_minion_daemon(
+            minion_id, overrides={"file_client": "remote", "log_level_logfile": "trace"}
+        )
         for minion_id in MINION_IDS
     }
     # Started side by side: about 5 s instead of 20.
@@ -96,3 +105,19 @@ def salt_run_cli(salt_master, salt_cli):
     ret = cli.run("saltutil.sync_all")
     assert ret.returncode == 0, ret
     return cli
+
+
+def show_highstate(salt_cli, pillar=None):
+    """`state.show_highstate` of every minion, with ``pillar`` over the lab's."""
+    args = ["-L", "state.show_highstate"]
+    if pillar is not None:
+        args.append(f"pillar={json.dumps(pillar)}")
+    return salt_cli.run(*args, minion_tgt=",".join(MINION_IDS))
+
+
+@pytest.fixture(scope="session")
+def highstates(salt_cli):
+    """The lab's highstate of every minion, by minion id."""
+    ret = show_highstate(salt_cli)
+    assert ret.returncode == 0, ret
+    return ret.data

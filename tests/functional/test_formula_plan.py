@@ -5,11 +5,14 @@ order under test=True; a bad pillar is refused before anything runs; a
 pillar edit changes exactly the files it should.
 """
 import json
+import pathlib
 import re
 
 import pytest
+import yaml
 
-from tests.functional.conftest import MINION_IDS
+from tests.conftest import ROOT
+from tests.functional.conftest import MINION_IDS, show_highstate
 from tests.support.plan import artifacts, changed
 
 SERVERS = ("nfs1", "nfs2")
@@ -41,21 +44,6 @@ def failures(steps):
         for step in steps.values()
         if step["result"] is False
     }
-
-
-def show_highstate(salt_cli, pillar=None):
-    args = ["-L", "state.show_highstate"]
-    if pillar is not None:
-        args.append(f"pillar={json.dumps(pillar)}")
-    ret = salt_cli.run(*args, minion_tgt=",".join(MINION_IDS))
-    return ret
-
-
-@pytest.fixture(scope="module")
-def highstates(salt_cli):
-    ret = show_highstate(salt_cli)
-    assert ret.returncode == 0, ret
-    return ret.data
 
 
 def test_every_minion_renders_the_states_of_its_role(highstates):
@@ -95,8 +83,13 @@ def test_secret_files_are_written_0600(highstates):
     assert {"mode": "0600"} in initiator_name
 
 
-def test_orchestration_plans_every_step_in_order(salt_run_cli):
-    ret = salt_run_cli.run("state.orchestrate", "nfsha", "test=True")
+@pytest.fixture(scope="module")
+def orchestration_plan(salt_run_cli):
+    return salt_run_cli.run("state.orchestrate", "nfsha", "test=True")
+
+
+def test_orchestration_plans_every_step_in_order(orchestration_plan):
+    ret = orchestration_plan
     (steps,) = ret.data["data"].values()
     assert ret.returncode == 0, failures(steps)
     ordered = sorted(steps.values(), key=lambda s: s["__run_num__"])
@@ -106,6 +99,39 @@ def test_orchestration_plans_every_step_in_order(salt_run_cli):
     assert "exactly one of nfs1, nfs2 holds 192.168.56.10" in steps[
         "nfsha_|-nfsha-vip-held_|-192.168.56.10_|-vip_held"
     ]["comment"]
+
+
+def test_secrets_stay_out_of_the_output_and_the_logs(
+    highstates, orchestration_plan, salt_master, salt_minions
+):
+    pillar = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
+    secrets = [
+        pillar["iscsi"]["chap"]["password"],
+        pillar["iscsi"]["mutual_chap"]["password"],
+        pillar["keepalived"]["auth_pass"],
+    ]
+    # The minions log at trace level, the master at debug (conftest).
+    logs = [salt_master.config["log_file"]] + [m.config["log_file"] for m in salt_minions.values()]
+    texts = {
+        "show_highstate": json.dumps(highstates),
+        "output": orchestration_plan.stdout + orchestration_plan.stderr,
+    }
+    texts.update((log, pathlib.Path(log).read_text()) for log in logs)
+    for server in SERVERS:
+        # The logs did record the run that handled the secrets.
+        assert "Executing command state.sls" in texts[salt_minions[server].config["log_file"]]
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret appears in {where}"
+
+
+def test_planning_leaves_the_package_lists_alone(orchestration_plan, salt_minions):
+    # The tests' pillar sets pkg_refresh: false; Salt would otherwise run
+    # `apt-get update` once per state run, even under test=True.
+    for minion in salt_minions.values():
+        log = pathlib.Path(minion.config["log_file"]).read_text()
+        assert "Executing command state.sls" in log
+        assert not re.search(r"apt-get\W+-q\W+update", log), minion.id
 
 
 def test_orchestration_refuses_a_bad_pillar_before_any_step(salt_run_cli):

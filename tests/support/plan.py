@@ -3,7 +3,12 @@ What a highstate would put on a minion, from `state.show_highstate`: one
 entry per state, its arguments, with templates rendered to the text the
 minion would write. Two plans compare to show what a pillar edit changes.
 """
+import re
+
 from tests.support.render import render
+
+# nfsha.secrets_as_slots' slots.
+_PILLAR_SLOT = re.compile(r"^__slot__:salt:pillar\.get\(([^,)]+), unmask=True\)$")
 
 # Arguments that order or wire states, not what they produce.
 _WIRING = {"require", "watch", "onchanges", "require_in", "watch_in", "order", "name"}
@@ -22,10 +27,15 @@ def flatten(highstate):
     return chunks
 
 
-def artifacts(highstate):
-    """``{(function, name): what it produces}`` for every state of a highstate."""
+def artifacts(highstate, pillar=None):
+    """
+    ``{(function, name): what it produces}`` for every state of a highstate;
+    with the secrets' slots resolved from ``pillar`` when it is given.
+    """
     result = {}
     for (state_id, function), args in flatten(highstate).items():
+        if pillar is not None:
+            args = resolve_slots(args, pillar)
         name = args.get("name", state_id)
         if args.get("template") == "jinja" and "source" in args:
             produced = render(args["source"], args.get("context") or {})
@@ -38,3 +48,18 @@ def artifacts(highstate):
 def changed(before, after):
     """The keys whose product differs between two artifact maps."""
     return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def resolve_slots(value, pillar):
+    """``value`` with the formula's secret slots read from ``pillar``, as Salt
+    resolves them when a state runs."""
+    if isinstance(value, dict):
+        return {k: resolve_slots(v, pillar) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_slots(v, pillar) for v in value]
+    match = _PILLAR_SLOT.match(value) if isinstance(value, str) else None
+    if not match:
+        return value
+    for key in match.group(1).split(":"):
+        pillar = pillar[key]
+    return pillar

@@ -107,6 +107,7 @@ def test_missing_pillar_names_every_required_key():
         ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
          "nfsha:client:mounts:0:export: 'data' is not an absolute path"),
         ({"ntp_servers": ["pool.example", ""]}, "nfsha:ntp_servers:1: must be a non-empty string, not str ''"),
+        ({"pkg_refresh": "no"}, "nfsha:pkg_refresh: must be bool, not str 'no'"),
     ],
 )
 def test_bad_pillar_is_reported_with_its_key(edits, expected):
@@ -168,3 +169,35 @@ def test_format_node_follows_ocfs2_numbers_unless_named():
 def test_a_minion_outside_the_cluster_has_no_node():
     config, _ = settings(minion_id="salt-master")
     assert config["me"] is None
+
+
+def test_secrets_become_slots_that_read_pillar():
+    config, module = settings()
+    slotted = module.secrets_as_slots(config)
+    assert slotted["iscsi"]["chap"] == {
+        "username": "nfs-iscsi-user",
+        "password": "__slot__:salt:pillar.get(nfsha:iscsi:chap:password, unmask=True)",
+    }
+    assert slotted["iscsi"]["mutual_chap"]["password"] == (
+        "__slot__:salt:pillar.get(nfsha:iscsi:mutual_chap:password, unmask=True)"
+    )
+    assert slotted["keepalived"]["auth_pass"] == (
+        "__slot__:salt:pillar.get(nfsha:keepalived:auth_pass, unmask=True)"
+    )
+    # Everything else is as it was, and the settings themselves keep their secrets.
+    for path in module.SECRETS:
+        parent_slotted, parent = slotted, config
+        for key in path[:-1]:
+            parent_slotted, parent = parent_slotted[key], parent[key]
+        parent_slotted[path[-1]] = parent[path[-1]]
+    assert slotted == config
+    assert config["keepalived"]["auth_pass"] == "s3cr3t0"
+
+
+def test_a_pillar_without_secrets_gets_no_slots():
+    config, module = settings()
+    del config["keepalived"]["auth_pass"]
+    config["iscsi"] = None
+    slotted = module.secrets_as_slots(config)
+    assert "auth_pass" not in slotted["keepalived"]
+    assert slotted["iscsi"] is None

@@ -8,6 +8,7 @@ include:
 nfsha-client-pkg-installed:
   pkg.installed:
     - name: {{ nfsha.pkgs.nfs_client }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
 
 {%- for mount in nfsha.client.mounts %}
 

@@ -5,6 +5,7 @@
 nfsha-common-time-pkg-installed:
   pkg.installed:
     - name: {{ nfsha.pkgs.chrony }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
 
 nfsha-common-time-sources-managed:
 {%- if nfsha.ntp_servers %}

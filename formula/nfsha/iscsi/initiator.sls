@@ -9,6 +9,7 @@ include:
 nfsha-iscsi-initiator-pkg-installed:
   pkg.installed:
     - name: {{ nfsha.pkgs.initiator }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
 
 nfsha-iscsi-initiator-name-managed:
   file.managed:

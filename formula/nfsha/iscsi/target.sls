@@ -10,6 +10,7 @@ include:
 nfsha-iscsi-target-pkg-installed:
   pkg.installed:
     - name: {{ nfsha.pkgs.target }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
 
 nfsha-iscsi-target-service-running:
   service.running:
@@ -27,6 +28,7 @@ nfsha-iscsi-target-present:
 {%- for server in nfsha.roles.servers %}
       - {{ nfsha.nodes[server].address }}
 {%- endfor %}
+    # The passwords are slots (map.jinja), resolved when the state runs.
     - incoming_users:
       - {{ nfsha.iscsi.chap | json }}
     - outgoing_user: {{ nfsha.iscsi.mutual_chap | json }}

@@ -15,6 +15,9 @@ nfsha-keepalived-config-managed:
     - config_id: {{ nfsha.me.id }}
     - context:
         nfsha: {{ nfsha | json }}
+        # A slot (map.jinja): Salt resolves slots among the first-level
+        # values of a dict argument only, so it sits here, not in nfsha.
+        auth_pass: {{ nfsha.keepalived.auth_pass | json }}
     - require:
       - pkg: nfsha-keepalived-install-pkg-installed
       - file: nfsha-keepalived-install-notify-managed

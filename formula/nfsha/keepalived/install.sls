@@ -25,6 +25,7 @@ nfsha-keepalived-install-defaults-managed:
 nfsha-keepalived-install-pkg-installed:
   pkg.installed:
     - pkgs: {{ nfsha.pkgs.keepalived | json }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
     - require:
       - file: nfsha-keepalived-install-dropin-managed
       - file: nfsha-keepalived-install-defaults-managed

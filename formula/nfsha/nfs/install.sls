@@ -18,6 +18,7 @@ nfsha-nfs-install-nfsdcltrack-directory:
 nfsha-nfs-install-pkg-installed:
   pkg.installed:
     - name: {{ nfsha.pkgs.nfs_server }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
     - require:
       - file: nfsha-nfs-install-nfsdcltrack-directory
 {%- for unit in nfsha.nfs_state_units %}

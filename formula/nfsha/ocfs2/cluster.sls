@@ -9,6 +9,7 @@ include:
 nfsha-ocfs2-cluster-pkg-installed:
   pkg.installed:
     - pkgs: {{ nfsha.pkgs.ocfs2 | json }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
 
 nfsha-ocfs2-cluster-online:
   ocfs2.cluster:
