@@ -21,9 +21,8 @@ def pytest_collection_modifyitems(items):
 
 def load_salt_module(kind, name):
     """
-    Import ``<kind>/<name>.py`` (kind is ``_modules`` or ``_states``) as a
-    fresh module, for salt-factories' ``configure_loader_modules`` to set its
-    dunders.
+    Import ``<kind>/<name>.py`` (kind is ``_modules``, ``_states`` or
+    ``_runners``) as a fresh module, for a test to set its dunders.
     """
     path = ROOT / kind / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"nfsha_{kind.strip('_')}_{name}", path)

@@ -1,0 +1,131 @@
+"""
+salt-run nfsha.status: what each node is asked, and how its answers are
+summed up (the answers have the shapes the modules return).
+"""
+import pytest
+
+from tests.conftest import load_salt_module
+
+NODES = {
+    "iscsi": {"role": "target", "address": "192.168.56.20"},
+    "nfs1": {"role": "server", "address": "192.168.56.11"},
+    "nfs2": {"role": "server", "address": "192.168.56.12"},
+    "client": {"role": "client", "address": "192.168.56.30"},
+}
+PILLAR = {"nfsha": {"nodes": NODES, "vip": {"address": "192.168.56.10"}}}
+LUN = "iqn.2018-08.es.raulpedroche:lun1"
+
+
+def server(state, priority, holds_vip, nfs_running=True):
+    return {
+        "keepalived.instances": {
+            "VI_1": {"state": state, "priority": priority, "effective_priority": priority,
+                     "vrid": 101, "vips": ["192.168.56.10/24"]},
+        },
+        "keepalived.holds_vip": holds_vip,
+        "iscsiadm.sessions": [{"sid": 1, "target": LUN, "portal": "192.168.56.20:3260"}],
+        "mount.active": {
+            "/": {"device": "/dev/vda", "fstype": "ext4"},
+            "/var/lib/nfs": {"device": "/dev/sdb1", "fstype": "ocfs2"},
+            "/srv/nfs4/data": {"device": "/dev/sdb2", "fstype": "ocfs2"},
+        },
+        "service.status": nfs_running,
+        "nfs3.list_exports": {"/srv/nfs4": [], "/srv/nfs4/data": []},
+    }
+
+
+ANSWERS = {
+    "iscsi": {"tgt.sessions": [{"initiator": "iqn.2018-08.es.raulpedroche:nfs1", "address": "192.168.56.11"}]},
+    "nfs1": server("MASTER", 101, True),
+    "nfs2": server("BACKUP", 100, False, nfs_running=False),
+    "client": {"mount.active": {"/data": {"device": "192.168.56.10:/data", "fstype": "nfs4"}}},
+}
+
+
+class FakeClient:
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        pass
+
+    def cmd(self, ids, functions, args, tgt_type, timeout):
+        self.calls.append((ids, functions, args, tgt_type))
+        return {i: self.answers[i] for i in ids if i in self.answers}
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    module = load_salt_module("_runners", "nfsha")
+    module.__salt__ = {"pillar.show_pillar": lambda: PILLAR}
+    module.__opts__ = {"conf_file": "/etc/salt/master"}
+    return module
+
+
+def run(runner, monkeypatch, answers):
+    client = FakeClient(answers)
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda conf_file: client)
+    return runner.status(), client
+
+
+def test_each_role_is_asked_what_it_is_about(runner, monkeypatch):
+    _, client = run(runner, monkeypatch, ANSWERS)
+    asked = {tuple(ids): (functions, args) for ids, functions, args, _ in client.calls}
+    assert asked[("iscsi",)] == (["tgt.sessions"], [[]])
+    functions, args = asked[("nfs1", "nfs2")]
+    assert functions[:2] == ["keepalived.instances", "keepalived.holds_vip"]
+    assert args[1] == ["192.168.56.10"]
+    assert asked[("client",)] == (["mount.active"], [[]])
+    assert {c[3] for c in client.calls} == {"list"}
+
+
+def test_a_healthy_cluster(runner, monkeypatch):
+    report, _ = run(runner, monkeypatch, ANSWERS)
+    assert report["vip"] == "192.168.56.10"
+    assert report["vip_holders"] == ["nfs1"]
+    nodes = report["nodes"]
+    assert nodes["nfs1"] == {
+        "role": "server",
+        "address": "192.168.56.11",
+        "reachable": True,
+        "vrrp_state": "MASTER",
+        "priority": 101,
+        "holds_vip": True,
+        "iscsi_sessions": [LUN],
+        "ocfs2_mounts": {"/srv/nfs4/data": "/dev/sdb2", "/var/lib/nfs": "/dev/sdb1"},
+        "nfs_server": "running",
+        "exports": ["/srv/nfs4", "/srv/nfs4/data"],
+    }
+    assert nodes["nfs2"]["vrrp_state"] == "BACKUP"
+    assert nodes["nfs2"]["nfs_server"] == "stopped"
+    assert nodes["iscsi"]["iscsi_sessions"] == ANSWERS["iscsi"]["tgt.sessions"]
+    assert nodes["client"]["nfs_mounts"] == {"/data": "192.168.56.10:/data"}
+
+
+def test_a_silent_node_is_unreachable(runner, monkeypatch):
+    answers = {k: v for k, v in ANSWERS.items() if k != "nfs2"}
+    report, _ = run(runner, monkeypatch, answers)
+    assert report["nodes"]["nfs2"] == {"role": "server", "address": "192.168.56.12", "reachable": False}
+
+
+def test_failed_queries_are_listed_not_hidden(runner, monkeypatch):
+    broken = server("BACKUP", 100, False)
+    broken["keepalived.instances"] = "ERROR: keepalived is not running (no /run/keepalived.pid)"
+    broken["nfs3.list_exports"] = "'nfs3.list_exports' is not available."
+    report, _ = run(runner, monkeypatch, dict(ANSWERS, nfs2=broken))
+    nfs2 = report["nodes"]["nfs2"]
+    assert nfs2["vrrp_state"] is None
+    assert nfs2["exports"] == []
+    assert nfs2["errors"] == [
+        "keepalived.instances: ERROR: keepalived is not running (no /run/keepalived.pid)",
+        "nfs3.list_exports: 'nfs3.list_exports' is not available.",
+    ]
+
+
+def test_two_holders_are_both_named(runner, monkeypatch):
+    report, _ = run(runner, monkeypatch, dict(ANSWERS, nfs2=server("MASTER", 100, True)))
+    assert report["vip_holders"] == ["nfs1", "nfs2"]
