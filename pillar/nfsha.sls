@@ -6,6 +6,10 @@
 # The secrets below are lab secrets, published with the project: a real
 # cluster keeps its own in an encrypted pillar (e.g. GPG renderer).
 nfsha:
+  # The lab's VMs have no route out: their packages come from the apt cache
+  # of the box (lab/box). Leave this out where nodes reach a mirror.
+  pkg_refresh: false
+
   # Every node and the VIP must be in this network.
   network: 192.168.56.0/24
 
@@ -38,8 +42,10 @@ nfsha:
 
   iscsi:
     iqn: iqn.2018-08.es.raulpedroche:lun1
-    # The whole disk the target exports, on the target node.
-    backing_store: /dev/sdb
+    # The whole disk the target exports, on the target node: the lab's
+    # second disk, by the serial the Vagrantfile gives it (the proof of
+    # concept's /dev/sdb).
+    backing_store: /dev/disk/by-id/virtio-nfsha-shared
     # The servers log in with chap (the target's incoming account) and the
     # target proves itself with mutual_chap (its outgoing account).
     # Secrets: 12 to 16 characters, different from each other.

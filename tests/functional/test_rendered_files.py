@@ -120,12 +120,13 @@ def test_targets_conf(highstates):
         incoming_users=args["incoming_users"],
         outgoing_user=args["outgoing_user"],
     )
-    # The proof of concept's target, with the lab's secrets and its LUN
-    # number written out (tgt gives the first backing store LUN 1 either way).
+    # The proof of concept's target, with the lab's secrets, its disk by a
+    # stable name and its LUN number written out (tgt gives the first
+    # backing store LUN 1 either way).
     assert text.split("\n") == [
         "# Managed by Salt: changes made here are overwritten.",
         "<target iqn.2018-08.es.raulpedroche:lun1>",
-        "    <backing-store /dev/sdb>",
+        "    <backing-store /dev/disk/by-id/virtio-nfsha-shared>",
         "        lun 1",
         "    </backing-store>",
         "    initiator-address 192.168.56.11",
