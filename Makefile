@@ -1,6 +1,6 @@
-# nfsha: `make test` sets up everything it needs on a fresh Debian machine
-# (Debian packages of the real tools, a virtualenv with the pinned Salt) and
-# runs the unit and functional tiers.
+# nfsha: `make lab` and `make test` set up everything they need on a fresh
+# Debian machine (Debian packages, a virtualenv with the pinned Salt, the
+# lab's box) and then do their job.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,9 +8,12 @@ VENV_PY := $(VENV)/bin/python
 # The real programs the functional tests drive, and what they need.
 HOST_PACKAGES := tgt keepalived ocfs2-tools open-iscsi libiscsi-bin qemu-utils \
 	iproute2 util-linux fdisk kmod e2fsprogs iputils-ping
+# The lab: Vagrant with libvirt, run by lab/ns without systemd.
+LAB_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 \
+	qemu-utils dnsmasq-base
 PYTEST_ARGS ?=
 
-.PHONY: test test-unit test-functional host-packages clean
+.PHONY: test test-unit test-functional test-e2e lab lab-down box host-packages lab-packages clean
 
 test: host-packages $(VENV)/.done
 	$(VENV_PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
@@ -21,14 +24,35 @@ test-unit: $(VENV)/.done
 test-functional: host-packages $(VENV)/.done
 	$(VENV_PY) -m pytest -m functional $(PYTEST_ARGS)
 
-# apt only when a package is missing: a second `make test` starts at once.
-host-packages:
-	@missing=$$(for p in $(HOST_PACKAGES); do \
+# The VM lab tier: replaces a running lab, removes it at the end.
+test-e2e: lab-packages $(VENV)/.done
+	$(VENV_PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+# The four VMs of pillar/nfsha.sls, converged by the orchestration (lab/up).
+lab: lab-packages $(VENV)/.done
+	lab/up
+
+# The lab's VMs, master, libvirtd and namespaces, gone.
+lab-down:
+	lab/down
+
+# The lab's Vagrant box, cached outside the checkout by its recipe's hash.
+box:
+	lab/box/build
+
+# apt only when a package is missing: a second run starts at once.
+install_missing = @missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages: $$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+host-packages:
+	$(call install_missing,$(HOST_PACKAGES))
+
+lab-packages:
+	$(call install_missing,$(LAB_PACKAGES))
 
 $(VENV)/.done: requirements.txt
 	$(PYTHON) -m venv $(VENV)
