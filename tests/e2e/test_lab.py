@@ -10,6 +10,9 @@ import yaml
 from tests.conftest import ROOT
 
 PILLAR = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
+# The exports squash root: the client writes as the data directory's owner
+# (the same uid on every VM of the box).
+WRITER = PILLAR["ocfs2"]["filesystems"]["data"]["user"]
 SERVERS = sorted(i for i, n in PILLAR["nodes"].items() if n["role"] == "server")
 IQN = PILLAR["iscsi"]["iqn"]
 PORTAL = f"{PILLAR['nodes']['iscsi']['address']}:3260"
@@ -88,6 +91,34 @@ def test_one_server_holds_the_vip_and_the_client_writes_through_it(lab, first_ru
     (holder,) = status["vip_holders"]
     assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{VIP}:/data"}
     token = uuid.uuid4().hex
-    lab.sh("client", f"echo {token} > /data/e2e-{token} && sync")
-    assert lab.sh("client", f"cat /data/e2e-{token}") == token
+    lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
+    assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
     assert lab.sh(holder, f"cat /srv/nfs4/data/e2e-{token}") == token
+
+
+def test_swapping_the_priorities_moves_the_vip_and_keeps_the_data(lab, first_run):
+    (old,) = lab.master("salt-run", "nfsha.status")["vip_holders"]
+    (new,) = [s for s in SERVERS if s != old]
+    token = uuid.uuid4().hex
+    lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
+    swapped = {
+        old: {"priority": PILLAR["nodes"][new]["priority"]},
+        new: {"priority": PILLAR["nodes"][old]["priority"]},
+    }
+    lab.edit_pillar({"nfsha": {"nodes": swapped}})
+    try:
+        steps, _ = lab.orchestrate()
+        assert failures(steps) == []
+        # keepalived.conf on both servers, reloaded: nothing else, no format.
+        assert sorted(changes(steps)) == sorted(
+            f"{s} keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config"
+            for s in SERVERS
+        )
+        assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [new]
+        assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
+    finally:
+        lab.edit_pillar({})
+        steps, _ = lab.orchestrate()
+    assert failures(steps) == []
+    assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [old]
+    assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
