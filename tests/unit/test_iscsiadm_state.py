@@ -7,6 +7,7 @@ answers with exit code 21; the login failure without iscsid).
 """
 import pytest
 from tests.conftest import load_salt_module, recorded
+from tests.unit.test_iscsiadm_module import CONFIGURED
 
 LUN1 = "iqn.2018-08.es.raulpedroche:lun1"
 LUN2 = "iqn.2018-08.es.raulpedroche:lun2"
@@ -14,14 +15,8 @@ PORTAL = "10.252.50.20:3260"
 CHAP = {"username": "nfs-iscsi-user", "password": "secret0"}
 MUTUAL = {"username": "debian-iscsi-target", "password": "s3cr3to"}
 SECRETS = ("secret0", "s3cr3to")
-CONFIGURED = {
-    "node.startup": "automatic",
-    "node.session.auth.authmethod": "CHAP",
-    "node.session.auth.username": "nfs-iscsi-user",
-    "node.session.auth.password": "secret0",
-    "node.session.auth.username_in": "debian-iscsi-target",
-    "node.session.auth.password_in": "s3cr3to",
-}
+
+
 def _template():
     """The settings of the node record iscsiadm 2.1.8 made with '-o new'."""
     settings = {}
