@@ -3,7 +3,9 @@ Cluster-wide checks of the nfsha orchestration.
 
 ``pillar_valid`` runs on every minion before anything changes;
 ``vip_held`` runs on the master (in the orchestration) and asks the NFS
-servers which of them holds the virtual IP.
+servers which of them holds the virtual IP; ``mount_released`` unmounts a
+client's mount whose server address is no longer the VIP's, while the old
+address still answers.
 
 .. code-block:: yaml
 
@@ -14,6 +16,11 @@ servers which of them holds the virtual IP.
       nfsha.vip_held:
         - name: 192.168.56.10
         - nodes: [nfs1, nfs2]
+
+    nfsha-client-release-/data-released:
+      nfsha.mount_released:
+        - name: /data
+        - device: 192.168.56.10:/data
 """
 
 import time
@@ -83,6 +90,44 @@ def vip_held(name, nodes, timeout=60, interval=1):
         ret["comment"] += f"{name} is held by {', '.join(holders)}"
     else:
         ret["comment"] += f"{name} is held by none of {', '.join(nodes)}"
+    return ret
+
+
+def mount_released(name, device):
+    """
+    Unmount ``name`` when it is mounted from anything but ``device``, so that
+    a ``mount.mounted`` after it mounts ``device`` there. Not mounted, or
+    mounted from ``device``: nothing to do.
+
+    The orchestration runs it on the clients before keepalived moves the VIP
+    to a new address: the old address still answers, so the hard NFS mount
+    unmounts cleanly, which it would not once the address is gone (umount
+    would wait for the server for ever). A mount in use fails the state, and
+    so stops the orchestration before the VIP moves.
+
+    name
+        The mount point.
+
+    device
+        What it should be mounted from, e.g. ``192.168.56.10:/data``.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    mounted = __salt__["mount.active"]().get(name)
+    if mounted is None:
+        ret["comment"] = f"{name} is not mounted"
+        return ret
+    if mounted["device"] == device:
+        ret["comment"] = f"{name} is mounted from {device}"
+        return ret
+    ret["changes"] = {"unmounted": {"old": mounted["device"], "new": None}}
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{name} would be unmounted from {mounted['device']}")
+        return ret
+    out = __salt__["mount.umount"](name)
+    if out is not True:
+        ret.update(changes={}, result=False, comment=f"Cannot unmount {name}: {out}")
+        return ret
+    ret["comment"] = f"{name} unmounted from {mounted['device']}"
     return ret
 
 

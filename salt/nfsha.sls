@@ -36,6 +36,11 @@
 {{ step('nfsha-nfs-server-' ~ server, [server], 'nfsha.nfs', previous.id) }}
 {%-   set previous.id = 'nfsha-nfs-server-' ~ server %}
 {%- endfor %}
+{%- if nfsha.roles.clients %}
+{#-   A VIP moving to a new address: clients let go of the old one first. #}
+{{ step('nfsha-client-release', nfsha.roles.clients, 'nfsha.client.release', previous.id) }}
+{%-   set previous.id = 'nfsha-client-release' %}
+{%- endif %}
 {{ step('nfsha-keepalived', servers, 'nfsha.keepalived', previous.id) }}
 
 nfsha-vip-held:

@@ -27,6 +27,7 @@ ORCHESTRATION_STEPS = [
     "nfsha-ocfs2-mounts",
     "nfsha-nfs-server-nfs1",
     "nfsha-nfs-server-nfs2",
+    "nfsha-client-release",
     "nfsha-keepalived",
     "nfsha-vip-held",
     "nfsha-client",
