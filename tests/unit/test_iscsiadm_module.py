@@ -393,6 +393,14 @@ def test_sessions(iscsiadm, run):
     ]
 
 
+def test_sessions_captured_in_the_lab(iscsiadm, run):
+    run.answer(["iscsiadm", "-m", "session"], "iscsiadm-m-session-lab.txt")
+    assert iscsiadm.sessions() == [
+        {"sid": 1, "target": LUN1, "portal": "192.168.56.20:3260"},
+        {"sid": 4, "target": LUN1, "portal": "192.168.56.20:3260"},
+    ]
+
+
 @pytest.mark.parametrize(
     "target, portal, sids",
     [
