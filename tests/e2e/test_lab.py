@@ -1,7 +1,9 @@
 """
 The lab's four VMs, converged by the orchestration from fresh, checked with
-the real kernel: iSCSI logins with CHAP, OCFS2 shared by both servers, one
-VIP holder, the client writing through the VIP.
+the real kernel: iSCSI logins with CHAP (and a wrong secret refused), OCFS2
+shared by both servers, one VIP holder, the client writing through the VIP;
+then pillar edits (priorities swapped, the VIP's address changed) and a
+single minion's highstate.
 """
 import uuid
 
@@ -76,6 +78,30 @@ def test_the_target_hides_itself_from_the_client(lab, first_run):
     assert IQN not in ret["stdout"]
 
 
+def test_a_login_with_a_wrong_chap_secret_is_refused(lab, first_run):
+    # A second node record for the target on nfs2 (its own iface, so the
+    # formula's record and session are left alone) with a wrong secret.
+    iface = "nfsha-e2e-wrong-secret"
+    node = f"iscsiadm -m node -T {IQN} -p {PORTAL} -I {iface}"
+    user = PILLAR["iscsi"]["chap"]["username"]
+    ret = lab.salt(SERVERS[1], "cmd.run_all", f"""
+        iscsiadm -m iface -I {iface} -o new >/dev/null
+        iscsiadm -m iface -I {iface} -o update -n iface.transport_name -v tcp >/dev/null
+        {node} -o new >/dev/null
+        {node} -o update -n node.session.auth.authmethod -v CHAP
+        {node} -o update -n node.session.auth.username -v {user}
+        {node} -o update -n node.session.auth.password -v wrong-secret-42
+        {node} --login; rc=$?
+        {node} -o delete; iscsiadm -m iface -I {iface} -o delete >/dev/null
+        exit $rc""", "python_shell=True")
+    # 24: ISCSI_ERR_LOGIN_AUTH_FAILED, the target's answer to the secret (the
+    # same commands with the right one log in: checked by hand in the lab).
+    assert ret["retcode"] == 24, ret
+    assert "authorization failure" in ret["stderr"], ret
+    sessions = lab.salt(SERVERS[1], "iscsiadm.sessions")
+    assert [s["target"] for s in sessions] == [IQN]
+
+
 def test_both_servers_share_both_ocfs2_file_systems(lab, first_run):
     for server in SERVERS:
         mounts = lab.salt(server, "mount.active")
@@ -121,4 +147,56 @@ def test_swapping_the_priorities_moves_the_vip_and_keeps_the_data(lab, first_run
         steps, _ = lab.orchestrate()
     assert failures(steps) == []
     assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [old]
+    assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
+
+
+def test_a_highstate_on_one_minion_converges_it_alone(lab, first_run):
+    (holder,) = lab.master("salt-run", "nfsha.status")["vip_holders"]
+    (backup,) = [s for s in SERVERS if s != holder]
+    lab.sh(backup, "systemctl stop keepalived && rm /etc/keepalived/keepalived.conf")
+    ret = lab.master("salt", "-t", "600", backup, "state.highstate")
+    # The one minion answered, and it ran its own states only.
+    assert list(ret) == [backup]
+    states = ret[backup]
+    assert [i for i, r in states.items() if r["result"] is not True] == []
+    assert sorted(i for i, r in states.items() if r["changes"]) == [
+        "keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config",
+        "service_|-nfsha-keepalived-service-running_|-keepalived_|-running",
+    ]
+    assert lab.sh(backup, "systemctl is-active keepalived") == "active"
+    # Back as the backup: the holder keeps the VIP.
+    assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [holder]
+
+
+def test_changing_the_vip_address_moves_the_service_and_the_clients_mount(lab, first_run):
+    (holder,) = lab.master("salt-run", "nfsha.status")["vip_holders"]
+    token = uuid.uuid4().hex
+    lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
+    new_vip = "192.168.56.9"
+    lab.edit_pillar({"nfsha": {"vip": {"address": new_vip}}})
+    try:
+        steps, _ = lab.orchestrate()
+        assert failures(steps) == []
+        # The client lets go of the old address before keepalived moves the
+        # VIP (a hard mount of a vanished address would never unmount).
+        assert sorted(changes(steps)) == sorted([
+            *(f"{s} keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config"
+              for s in SERVERS),
+            "client nfsha_|-nfsha-client-release-/data-released_|-/data_|-mount_released",
+            "client mount_|-nfsha-client-/data-mounted_|-/data_|-mounted",
+        ])
+        status = lab.master("salt-run", "nfsha.status")
+        assert (status["vip"], status["vip_holders"]) == (new_vip, [holder])
+        for server in SERVERS:
+            assert VIP not in lab.sh(server, "ip -o address show"), server
+        assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{new_vip}:/data"}
+        assert f"{new_vip}:/data" in lab.sh("client", "cat /etc/fstab")
+        assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
+    finally:
+        lab.edit_pillar({})
+        steps, _ = lab.orchestrate()
+    assert failures(steps) == []
+    status = lab.master("salt-run", "nfsha.status")
+    assert (status["vip"], status["vip_holders"]) == (VIP, [holder])
+    assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{VIP}:/data"}
     assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
