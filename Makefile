@@ -12,11 +12,21 @@ HOST_PACKAGES := tgt keepalived ocfs2-tools open-iscsi libiscsi-bin qemu-utils \
 LAB_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 \
 	qemu-utils dnsmasq-base
 PYTEST_ARGS ?=
+# The e2e tier in `make test`: auto (when lab/can-run-vms says this host can
+# run the lab), yes (always: a lab that cannot start fails the run), no.
+E2E ?= auto
+$(if $(filter-out auto yes no,$(E2E)),$(error E2E must be auto, yes or no, not '$(E2E)'))
 
 .PHONY: test test-unit test-functional test-e2e lab lab-down box host-packages lab-packages clean
 
 test: host-packages $(VENV)/.done
 	$(VENV_PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	@case "$(E2E)" in \
+	yes) $(MAKE) --no-print-directory test-e2e ;; \
+	auto) if lab/can-run-vms; then $(MAKE) --no-print-directory test-e2e; \
+		else echo "make test: the e2e tier did not run: this host cannot run the lab (E2E=yes forces it)"; fi ;; \
+	no) echo "make test: the e2e tier did not run (E2E=no)" ;; \
+	esac
 
 test-unit: $(VENV)/.done
 	$(VENV_PY) -m pytest -m unit $(PYTEST_ARGS)
