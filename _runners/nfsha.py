@@ -47,6 +47,10 @@ def status(timeout=30):
     ``iscsi_sessions`` (initiators logged in); clients: ``nfs_mounts``. At
     the top, ``vip`` and ``vip_holders`` (exactly one when all is well).
 
+    Printed as a table (the ``nfsha_status`` outputter) unless an output is
+    asked for (``--out``, or ``output`` in the master's configuration): then
+    this is the plain dictionary, e.g. for ``--out=json``.
+
     timeout
         Seconds to wait for the nodes' answers.
 
@@ -75,11 +79,14 @@ def status(timeout=30):
         node_id: summarize(node, answers.get(node_id))
         for node_id, node in sorted(nodes.items())
     }
-    return {
+    ret = {
         "vip": vip,
         "vip_holders": sorted(i for i, n in report.items() if n.get("holds_vip") is True),
         "nodes": report,
     }
+    if __opts__.get("output"):
+        return ret
+    return {"outputter": "nfsha_status", "data": ret}
 
 
 def summarize(node, answer):

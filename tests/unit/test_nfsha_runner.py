@@ -62,7 +62,8 @@ class FakeClient:
 def runner(monkeypatch):
     module = load_salt_module("_runners", "nfsha")
     module.__salt__ = {"pillar.show_pillar": lambda: PILLAR}
-    module.__opts__ = {"conf_file": "/etc/salt/master"}
+    # As with `salt-run --out=json`: the plain dictionary.
+    module.__opts__ = {"conf_file": "/etc/salt/master", "output": "json"}
     return module
 
 
@@ -129,3 +130,10 @@ def test_failed_queries_are_listed_not_hidden(runner, monkeypatch):
 def test_two_holders_are_both_named(runner, monkeypatch):
     report, _ = run(runner, monkeypatch, dict(ANSWERS, nfs2=server("MASTER", 100, True)))
     assert report["vip_holders"] == ["nfs1", "nfs2"]
+
+
+def test_without_an_output_asked_for_it_is_a_table(runner, monkeypatch):
+    runner.__opts__["output"] = None
+    ret, _ = run(runner, monkeypatch, ANSWERS)
+    assert ret["outputter"] == "nfsha_status"
+    assert ret["data"]["vip_holders"] == ["nfs1"]
