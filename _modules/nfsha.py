@@ -444,6 +444,7 @@ def _check_ocfs2(config, problems):
         "an o2cb cluster name (letters, digits, '_', at most 16)",
     )
     _in_range(config, ("ocfs2", "port"), 1, 65535, problems)
+    _in_range(config, ("ocfs2", "reboot_after_panic"), 1, 3600, problems)
     _string(
         config, ("ocfs2", "partition_label"), problems, re.compile(r"^(gpt|dos)$"), "gpt or dos"
     )

@@ -19,6 +19,8 @@ SERVERS = sorted(i for i, n in PILLAR["nodes"].items() if n["role"] == "server")
 IQN = PILLAR["iscsi"]["iqn"]
 PORTAL = f"{PILLAR['nodes']['iscsi']['address']}:3260"
 VIP = PILLAR["vip"]["address"]
+DEFAULTS = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())["nfsha"]
+REBOOT_AFTER_PANIC = PILLAR["ocfs2"].get("reboot_after_panic", DEFAULTS["ocfs2"]["reboot_after_panic"])
 
 
 def minion_states(steps):
@@ -107,6 +109,9 @@ def test_both_servers_share_both_ocfs2_file_systems(lab, first_run):
         mounts = lab.salt(server, "mount.active")
         assert mounts["/var/lib/nfs"]["fstype"] == "ocfs2", server
         assert mounts["/srv/nfs4/data"]["fstype"] == "ocfs2", server
+        # Fenced by OCFS2 (a panic), the server reboots instead of hanging.
+        assert lab.sh(server, "sysctl -n kernel.panic kernel.panic_on_oops").split() == [
+            str(REBOOT_AFTER_PANIC), "1"], server
     token = uuid.uuid4().hex
     lab.sh(SERVERS[0], f"echo {token} > /srv/nfs4/data/e2e-{token} && sync")
     assert lab.sh(SERVERS[1], f"cat /srv/nfs4/data/e2e-{token}") == token

@@ -58,6 +58,8 @@ def test_every_minion_renders_the_states_of_its_role(highstates):
         assert {
             "nfsha-iscsi-initiator-logged-in",
             "nfsha-ocfs2-cluster-online",
+            "nfsha-ocfs2-cluster-sysctl-kernel.panic-present",
+            "nfsha-ocfs2-cluster-sysctl-kernel.panic_on_oops-present",
             "nfsha-ocfs2-mounts-state-mounted",
             "nfsha-ocfs2-mounts-data-mounted",
             "nfsha-nfs-install-pkg-installed",

@@ -86,6 +86,7 @@ def test_missing_pillar_names_every_required_key():
         ({"ocfs2__filesystems__data__label": "nfsstate"}, "nfsha:ocfs2:filesystems:data:label: label nfsstate is already used by ocfs2:filesystems:state:label"),
         ({"ocfs2__filesystems__data__mount_point": "srv/data"}, "nfsha:ocfs2:filesystems:data:mount_point: 'srv/data' is not an absolute path"),
         ({"ocfs2__filesystems__data__mode": "rwx"}, "nfsha:ocfs2:filesystems:data:mode: 'rwx' is not an octal mode"),
+        ({"ocfs2__reboot_after_panic": 0}, "nfsha:ocfs2:reboot_after_panic: 0 is out of range 1-3600"),
         # exports
         ({"exports": []}, "nfsha:exports: needs at least one export"),
         ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},

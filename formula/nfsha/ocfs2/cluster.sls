@@ -1,5 +1,6 @@
 {#- The o2cb cluster of the NFS servers: cluster.conf from pillar, the
-    cluster online now and at boot, with the OCFS2 mounts. -#}
+    cluster online now and at boot, with the OCFS2 mounts; a node that OCFS2
+    fences (a kernel panic, or an oops made one) reboots. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 
@@ -25,3 +26,12 @@ nfsha-ocfs2-cluster-o2cb-enabled:
     - name: {{ nfsha.services.o2cb }}
     - require:
       - ocfs2: nfsha-ocfs2-cluster-online
+
+{%- for key, value in {'kernel.panic': nfsha.ocfs2.reboot_after_panic, 'kernel.panic_on_oops': 1} | dictsort %}
+
+nfsha-ocfs2-cluster-sysctl-{{ key }}-present:
+  sysctl.present:
+    - name: {{ key }}
+    - value: {{ value }}
+    - config: {{ nfsha.paths.ocfs2_sysctl_conf }}
+{%- endfor %}
