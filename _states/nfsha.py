@@ -119,15 +119,16 @@ def mount_released(name, device):
     if mounted["device"] == device:
         ret["comment"] = f"{name} is mounted from {device}"
         return ret
-    ret["changes"] = {"unmounted": {"old": mounted["device"], "new": None}}
+    old = mounted["device"]
+    changes = {"unmounted": {"old": old, "new": None}}
     if __opts__["test"]:
-        ret.update(result=None, comment=f"{name} would be unmounted from {mounted['device']}")
+        ret.update(result=None, changes=changes, comment=f"{name} would be unmounted from {old}")
         return ret
     out = __salt__["mount.umount"](name)
     if out is not True:
-        ret.update(changes={}, result=False, comment=f"Cannot unmount {name}: {out}")
+        ret.update(result=False, comment=f"Cannot unmount {name}: {out}")
         return ret
-    ret["comment"] = f"{name} unmounted from {mounted['device']}"
+    ret.update(changes=changes, comment=f"{name} unmounted from {old}")
     return ret
 
 

@@ -21,6 +21,8 @@ PORTAL = f"{PILLAR['nodes']['iscsi']['address']}:3260"
 VIP = PILLAR["vip"]["address"]
 DEFAULTS = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())["nfsha"]
 REBOOT_AFTER_PANIC = PILLAR["ocfs2"].get("reboot_after_panic", DEFAULTS["ocfs2"]["reboot_after_panic"])
+# The state a pillar edit of keepalived's settings changes on each server.
+KEEPALIVED_CONF = "keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config"
 
 
 def minion_states(steps):
@@ -141,10 +143,7 @@ def test_swapping_the_priorities_moves_the_vip_and_keeps_the_data(lab, first_run
         steps, _ = lab.orchestrate()
         assert failures(steps) == []
         # keepalived.conf on both servers, reloaded: nothing else, no format.
-        assert sorted(changes(steps)) == sorted(
-            f"{s} keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config"
-            for s in SERVERS
-        )
+        assert sorted(changes(steps)) == sorted(f"{s} {KEEPALIVED_CONF}" for s in SERVERS)
         assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [new]
         assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
     finally:
@@ -165,7 +164,7 @@ def test_a_highstate_on_one_minion_converges_it_alone(lab, first_run):
     states = ret[backup]
     assert [i for i, r in states.items() if r["result"] is not True] == []
     assert sorted(i for i, r in states.items() if r["changes"]) == [
-        "keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config",
+        KEEPALIVED_CONF,
         "service_|-nfsha-keepalived-service-running_|-keepalived_|-running",
     ]
     assert lab.sh(backup, "systemctl is-active keepalived") == "active"
@@ -185,8 +184,7 @@ def test_changing_the_vip_address_moves_the_service_and_the_clients_mount(lab, f
         # The client lets go of the old address before keepalived moves the
         # VIP (a hard mount of a vanished address would never unmount).
         assert sorted(changes(steps)) == sorted([
-            *(f"{s} keepalived_|-nfsha-keepalived-config-managed_|-/etc/keepalived/keepalived.conf_|-config"
-              for s in SERVERS),
+            *(f"{s} {KEEPALIVED_CONF}" for s in SERVERS),
             "client nfsha_|-nfsha-client-release-/data-released_|-/data_|-mount_released",
             "client mount_|-nfsha-client-/data-mounted_|-/data_|-mounted",
         ])
