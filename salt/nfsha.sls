@@ -4,7 +4,8 @@
     before: the first failure stops the run (exit code 1). Every step is a
     salt.state, so a run on a converged cluster reports no changes. The
     cluster definition is the master's own nfsha pillar, read and validated
-    here before any step runs; step 2 validates every minion's pillar too. -#}
+    here before any step runs; the first step syncs the custom modules to
+    every minion and validates their pillar too. -#}
 {%- set tpldir = 'nfsha' %}
 {%- from "nfsha/map.jinja" import nfsha with context %}
 {%- set all_nodes = nfsha.nodes | list | sort %}
@@ -15,24 +16,23 @@
   salt.state:
     - tgt: {{ targets | json }}
     - tgt_type: list
-    - sls: {{ sls }}
+    - sls: {{ sls | json }}
 {%-   if after %}
     - require:
       - salt: {{ after }}
 {%-   endif %}
 {%- endmacro %}
 
-{{ step('nfsha-sync-modules', all_nodes, 'nfsha.sync', none) }}
-{{ step('nfsha-validate-pillar', all_nodes, 'nfsha.validate', 'nfsha-sync-modules') }}
-{{ step('nfsha-common', all_nodes, 'nfsha.common', 'nfsha-validate-pillar') }}
-{{ step('nfsha-iscsi-target', [nfsha.roles.target], 'nfsha.iscsi.target', 'nfsha-common') }}
-{{ step('nfsha-iscsi-initiators', servers, 'nfsha.iscsi.initiator', 'nfsha-iscsi-target') }}
-{{ step('nfsha-ocfs2-cluster', servers, 'nfsha.ocfs2.cluster', 'nfsha-iscsi-initiators') }}
-{{ step('nfsha-ocfs2-format', [nfsha.ocfs2.format_node], 'nfsha.ocfs2.format', 'nfsha-ocfs2-cluster') }}
-{{ step('nfsha-ocfs2-mounts', servers, 'nfsha.ocfs2.mounts', 'nfsha-ocfs2-format') }}
-{#- One server at a time: both share /var/lib/nfs. #}
-{%- set previous = namespace(id='nfsha-ocfs2-mounts') %}
-{%- for server in servers %}
+{#- Each role's SLS includes what it builds on (nfsha.common first), so a
+    step re-applies nothing but its own states and their prerequisites. #}
+{{ step('nfsha-sync-and-validate', all_nodes, 'nfsha.validate', none) }}
+{{ step('nfsha-iscsi-target', [nfsha.roles.target], 'nfsha.iscsi.target', 'nfsha-sync-and-validate') }}
+{{ step('nfsha-storage', servers, ['nfsha.iscsi.initiator', 'nfsha.ocfs2.cluster'], 'nfsha-iscsi-target') }}
+{#- One server at a time, the format node first (nfsha.nfs includes the
+    OCFS2 formatting and mounts): both share /var/lib/nfs. #}
+{%- set format_node = nfsha.ocfs2.format_node %}
+{%- set previous = namespace(id='nfsha-storage') %}
+{%- for server in [format_node] + servers | reject('equalto', format_node) | list %}
 {{ step('nfsha-nfs-server-' ~ server, [server], 'nfsha.nfs', previous.id) }}
 {%-   set previous.id = 'nfsha-nfs-server-' ~ server %}
 {%- endfor %}

@@ -30,6 +30,8 @@ class Lab:
         # The lab fixture puts lab/bin (vagrant inside the lab's namespaces)
         # first in PATH, where python-vagrant looks for vagrant.
         self.vagrant = vagrant.Vagrant(root=str(ROOT), quiet_stdout=True)
+        # The lab's pillar layer, as edit_pillar last wrote it.
+        self.edits = {}
 
     def master(self, tool, *args, check=True):
         """``tool`` (salt, salt-run) on the lab's master, its JSON output parsed."""
@@ -49,7 +51,8 @@ class Lab:
 
     def edit_pillar(self, edits):
         """Make ``edits`` the lab's pillar layer over pillar/nfsha.sls."""
-        EDITS.write_text(yaml.safe_dump(edits or {}))
+        self.edits = edits or {}
+        EDITS.write_text(yaml.safe_dump(self.edits))
         self.master("salt", "*", "saltutil.refresh_pillar")
 
     def sh(self, target, command, user="root"):

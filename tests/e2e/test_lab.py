@@ -2,12 +2,13 @@
 The lab's four VMs, converged by the orchestration from fresh, checked with
 the real kernel: iSCSI logins with CHAP (and a wrong secret refused), OCFS2
 shared by both servers, one VIP holder, the client writing through the VIP;
-then pillar edits (priorities swapped, the VIP's address changed) and a
-single minion's highstate.
+then pillar edits (priorities swapped, the VIP's address changed on top,
+then both undone) and a single minion's highstate.
 """
 import uuid
 
 import yaml
+import salt.utils.dictupdate
 
 from tests.conftest import ROOT
 
@@ -16,6 +17,8 @@ PILLAR = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
 # (the same uid on every VM of the box).
 WRITER = PILLAR["ocfs2"]["filesystems"]["data"]["user"]
 SERVERS = sorted(i for i, n in PILLAR["nodes"].items() if n["role"] == "server")
+# The VIP holder of the lab's own pillar.
+PRIMARY = max(SERVERS, key=lambda s: PILLAR["nodes"][s]["priority"])
 IQN = PILLAR["iscsi"]["iqn"]
 PORTAL = f"{PILLAR['nodes']['iscsi']['address']}:3260"
 VIP = PILLAR["vip"]["address"]
@@ -130,6 +133,8 @@ def test_one_server_holds_the_vip_and_the_client_writes_through_it(lab, first_ru
 
 
 def test_swapping_the_priorities_moves_the_vip_and_keeps_the_data(lab, first_run):
+    # The lab keeps this edit: the VIP address test below builds on it and
+    # then restores the pillar (one orchestration fewer).
     (old,) = lab.master("salt-run", "nfsha.status")["vip_holders"]
     (new,) = [s for s in SERVERS if s != old]
     token = uuid.uuid4().hex
@@ -139,18 +144,11 @@ def test_swapping_the_priorities_moves_the_vip_and_keeps_the_data(lab, first_run
         new: {"priority": PILLAR["nodes"][old]["priority"]},
     }
     lab.edit_pillar({"nfsha": {"nodes": swapped}})
-    try:
-        steps, _ = lab.orchestrate()
-        assert failures(steps) == []
-        # keepalived.conf on both servers, reloaded: nothing else, no format.
-        assert sorted(changes(steps)) == sorted(f"{s} {KEEPALIVED_CONF}" for s in SERVERS)
-        assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [new]
-        assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
-    finally:
-        lab.edit_pillar({})
-        steps, _ = lab.orchestrate()
+    steps, _ = lab.orchestrate()
     assert failures(steps) == []
-    assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [old]
+    # keepalived.conf on both servers, reloaded: nothing else, no format.
+    assert sorted(changes(steps)) == sorted(f"{s} {KEEPALIVED_CONF}" for s in SERVERS)
+    assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [new]
     assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
 
 
@@ -177,29 +175,33 @@ def test_changing_the_vip_address_moves_the_service_and_the_clients_mount(lab, f
     token = uuid.uuid4().hex
     lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
     new_vip = "192.168.56.9"
-    lab.edit_pillar({"nfsha": {"vip": {"address": new_vip}}})
-    try:
-        steps, _ = lab.orchestrate()
-        assert failures(steps) == []
-        # The client lets go of the old address before keepalived moves the
-        # VIP (a hard mount of a vanished address would never unmount).
-        assert sorted(changes(steps)) == sorted([
-            *(f"{s} {KEEPALIVED_CONF}" for s in SERVERS),
-            "client nfsha_|-nfsha-client-release-/data-released_|-/data_|-mount_released",
-            "client mount_|-nfsha-client-/data-mounted_|-/data_|-mounted",
-        ])
-        status = lab.master("salt-run", "nfsha.status")
-        assert (status["vip"], status["vip_holders"]) == (new_vip, [holder])
-        for server in SERVERS:
-            assert VIP not in lab.sh(server, "ip -o address show"), server
-        assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{new_vip}:/data"}
-        assert f"{new_vip}:/data" in lab.sh("client", "cat /etc/fstab")
-        assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
-    finally:
-        lab.edit_pillar({})
-        steps, _ = lab.orchestrate()
+    lab.edit_pillar(salt.utils.dictupdate.merge(lab.edits, {"nfsha": {"vip": {"address": new_vip}}}))
+    steps, _ = lab.orchestrate()
+    assert failures(steps) == []
+    # The client lets go of the old address before keepalived moves the
+    # VIP (a hard mount of a vanished address would never unmount).
+    assert sorted(changes(steps)) == sorted([
+        *(f"{s} {KEEPALIVED_CONF}" for s in SERVERS),
+        "client nfsha_|-nfsha-client-release-/data-released_|-/data_|-mount_released",
+        "client mount_|-nfsha-client-/data-mounted_|-/data_|-mounted",
+    ])
+    status = lab.master("salt-run", "nfsha.status")
+    assert (status["vip"], status["vip_holders"]) == (new_vip, [holder])
+    for server in SERVERS:
+        assert VIP not in lab.sh(server, "ip -o address show"), server
+    assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{new_vip}:/data"}
+    assert f"{new_vip}:/data" in lab.sh("client", "cat /etc/fstab")
+    assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
+
+
+def test_restoring_the_pillar_restores_the_cluster(lab, first_run):
+    token = uuid.uuid4().hex
+    lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
+    lab.edit_pillar({})
+    steps, _ = lab.orchestrate()
     assert failures(steps) == []
     status = lab.master("salt-run", "nfsha.status")
-    assert (status["vip"], status["vip_holders"]) == (VIP, [holder])
+    # The VIP back at its address, on the server with the highest priority.
+    assert (status["vip"], status["vip_holders"]) == (VIP, [PRIMARY])
     assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{VIP}:/data"}
     assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token

@@ -17,14 +17,9 @@ from tests.support.plan import artifacts, changed
 
 SERVERS = ("nfs1", "nfs2")
 ORCHESTRATION_STEPS = [
-    "nfsha-sync-modules",
-    "nfsha-validate-pillar",
-    "nfsha-common",
+    "nfsha-sync-and-validate",
     "nfsha-iscsi-target",
-    "nfsha-iscsi-initiators",
-    "nfsha-ocfs2-cluster",
-    "nfsha-ocfs2-format",
-    "nfsha-ocfs2-mounts",
+    "nfsha-storage",
     "nfsha-nfs-server-nfs1",
     "nfsha-nfs-server-nfs2",
     "nfsha-client-release",
@@ -145,7 +140,7 @@ def test_orchestration_refuses_a_bad_pillar_before_any_step(salt_run_cli):
     assert "nfsha:vip:address: 192.168.56.11 collides with the address of node nfs1" in output
     assert "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 9" in output
     assert "123456789" not in output
-    assert "nfsha-sync-modules" not in output
+    assert "nfsha-sync-and-validate" not in output
 
 
 def test_every_sls_refuses_a_bad_pillar(salt_cli):
@@ -155,11 +150,30 @@ def test_every_sls_refuses_a_bad_pillar(salt_cli):
     assert re.search(r"nfsha:nodes:nfs[12]:priority: priority 101 is already used by nodes:nfs[12]:priority", ret.stdout)
 
 
+def test_the_first_step_syncs_the_modules_it_then_validates_with(salt_cli, salt_minions):
+    # A minion that has never had the custom modules (a new node): the
+    # sync and the validation share one state run.
+    extmods = pathlib.Path(salt_minions["nfs2"].config["extension_modules"])
+    for kind in ("modules", "states"):
+        (extmods / kind / "nfsha.py").unlink()
+    ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")
+    assert ret.returncode == 0, ret
+    by_id = {r["__id__"]: r for r in ret.data.values()}
+    assert by_id["nfsha-validate-pillar"]["result"] is True
+    assert by_id["nfsha-validate-pillar"]["comment"] == "The nfsha pillar is valid"
+    assert "modules" in by_id["nfsha-sync-modules"]["changes"]
+    assert by_id["nfsha-sync-refreshed"]["changes"]
+    # Converged: nothing synced, nothing refreshed.
+    ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")
+    assert ret.returncode == 0, ret
+    assert [r["__id__"] for r in ret.data.values() if r["changes"]] == []
+
+
 def test_the_validate_step_names_the_problem(salt_cli):
     bad = {"nfsha": {"iscsi": {"iqn": "iqn.nope"}}}
     ret = salt_cli.run("state.sls", "nfsha.validate", f"pillar={json.dumps(bad)}", minion_tgt="nfs2")
     assert ret.returncode != 0
-    (state,) = ret.data.values()
+    (state,) = [r for r in ret.data.values() if r["__id__"] == "nfsha-validate-pillar"]
     assert state["result"] is False
     assert "nfsha:iscsi:iqn: 'iqn.nope' is not a valid IQN" in state["comment"]
 
