@@ -531,6 +531,7 @@ def _check_nfsd(config, problems):
     _in_range(config, ("nfsd", "lease_time"), 10, 3600, problems)
     _in_range(config, ("nfsd", "grace_time"), 10, 3600, problems)
     _string(config, ("nfsd", "scope"), problems, re.compile(r"^\S+$"), "a scope without spaces")
+    _string(config, ("nfsd", "serve_on"), problems, re.compile(r"^(holder|all)$"), "holder or all")
 
 
 def _check_track_script(config, base, problems):
@@ -579,12 +580,18 @@ def _check_keepalived(config, problems):
     for i, target in enumerate(targets or []):
         if target not in nodes:
             problems.append(f"nfsha:keepalived:ping_targets:{i}: {target!r} is not a node id")
-    if _get(config, base + ("ping_check",), problems, dict) is not None:
-        _check_track_script(config, base + ("ping_check",), problems)
+    for check in ("ping_check", "nfs_check"):
+        if _get(config, base + (check,), problems, dict) is not None:
+            _check_track_script(config, base + (check,), problems)
     scripts = _get(config, base + ("track_scripts",), problems, dict, required=False)
     for name in scripts or {}:
         if _get(config, base + ("track_scripts", name), problems, dict) is None:
             continue
+        if name == "check_nfs" or str(name).startswith("ping_"):
+            problems.append(
+                f"nfsha:keepalived:track_scripts:{name}: the formula's own track scripts"
+                " are named check_nfs and ping_<node>: choose another name"
+            )
         _string(config, base + ("track_scripts", name, "script"), problems)
         _check_track_script(config, base + ("track_scripts", name), problems)
 

@@ -98,11 +98,15 @@ def test_missing_pillar_names_every_required_key():
         # nfsd
         ({"nfsd": {"lease_time": 5}}, "nfsha:nfsd:lease_time: 5 is out of range 10-3600"),
         ({"nfsd": {"scope": ""}}, "nfsha:nfsd:scope: '' is not a scope without spaces"),
+        ({"nfsd": {"serve_on": "both"}}, "nfsha:nfsd:serve_on: 'both' is not holder or all"),
         # keepalived
         ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
         ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
-        ({"keepalived__track_scripts": {"check_nfs": {"script": "/bin/true", "interval": 2, "timeout": 2, "fall": 1, "rise": 1}}},
-         "nfsha:keepalived:track_scripts:check_nfs:timeout: 2 must be shorter than the interval 2"),
+        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "interval": 2, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_disk:timeout: 2 must be shorter than the interval 2"),
+        ({"keepalived__track_scripts": {"check_nfs": {"script": "/bin/true", "interval": 2, "timeout": 1, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_nfs: the formula's own track scripts are named check_nfs and ping_<node>"),
+        ({"keepalived__nfs_check__timeout": 3}, "nfsha:keepalived:nfs_check:timeout: 3 must be shorter than the interval 3"),
         ({"keepalived__initial_state": "master"}, "nfsha:keepalived:initial_state: 'master' is not MASTER or BACKUP"),
         # client
         ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
@@ -134,7 +138,7 @@ def test_secrets_never_appear_in_messages():
 
 def test_pillar_is_merged_over_defaults():
     config, _ = settings()
-    assert config["nfsd"]["lease_time"] == 90  # a default
+    assert config["nfsd"]["lease_time"] == 10  # a default
     assert config["ocfs2"]["filesystems"]["data"]["user"] == "vagrant"  # from pillar
     assert config["ocfs2"]["filesystems"]["data"]["mount_point"] == "/srv/nfs4/data"  # default beside it
 
