@@ -17,7 +17,10 @@ PYTEST_ARGS ?=
 E2E ?= auto
 $(if $(filter-out auto yes no,$(E2E)),$(error E2E must be auto, yes or no, not '$(E2E)'))
 
-.PHONY: test test-unit test-functional test-e2e lab lab-down box host-packages lab-packages clean
+# make bench: each failover scenario this many times, per profile.
+RUNS ?= 3
+
+.PHONY: test test-unit test-functional test-e2e lab lab-down bench box host-packages lab-packages clean
 
 test: host-packages $(VENV)/.done
 	$(VENV_PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
@@ -41,6 +44,11 @@ test-e2e: lab-packages $(VENV)/.done
 # The four VMs of pillar/nfsha.sls, converged by the orchestration (lab/up).
 lab: lab-packages $(VENV)/.done
 	lab/up
+
+# The failover scenarios on the lab, with the formula's defaults and the
+# proof of concept's settings: a table, and the JSON file it names last.
+bench: lab-packages $(VENV)/.done
+	$(VENV_PY) lab/bench --runs $(RUNS)
 
 # The lab's VMs, master, libvirtd and namespaces, gone.
 lab-down:

@@ -39,6 +39,9 @@ _STATES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT", 97: "DELETED", 98: "
 # The value after auth_pass, quoted or not; \s also spans a line break so
 # that a password pushed onto the next line is masked too.
 _AUTH_PASS = re.compile(r'\bauth_pass\s+(?:"([^"\n]*)"|([^\s{}"]+))')
+# A vrrp_track_file block (no nested braces) and the file it names.
+_TRACK_FILE = re.compile(r"^\s*vrrp_track_file\s+(\S+)\s*\{([^{}]*)\}", re.MULTILINE)
+_TRACK_FILE_PATH = re.compile(r'^\s*file\s+"?([^"\s]+)"?', re.MULTILINE)
 
 
 def __virtual__():
@@ -83,7 +86,8 @@ def write_config(contents, path=_CONFIG, config_id=None, test=False):
     half written, never readable by others and never replaced by a
     configuration keepalived rejects. With ``test=True`` the contents are
     only checked. Returns ``{valid, messages}``; raises
-    ``CommandExecutionError`` naming the messages when the check fails.
+    ``CommandExecutionError`` naming the messages when the check fails (its
+    ``messages`` attribute lists them).
 
     The ``keepalived.config`` state calls this; from the command line prefer
     the state, as job arguments land in the job cache with the password.
@@ -112,10 +116,12 @@ def write_config(contents, path=_CONFIG, config_id=None, test=False):
         # The messages name the temporary file; they are about path.
         check["messages"] = [m.replace(tmp, path) for m in check["messages"]]
         if not check["valid"]:
-            raise CommandExecutionError(
+            rejected = CommandExecutionError(
                 f"keepalived -t rejects the new {path}; the file is left unchanged:\n"
                 + "\n".join(check["messages"])
             )
+            rejected.messages = check["messages"]
+            raise rejected
         if not test:
             os.replace(tmp, path)
             log.debug("keepalived: replaced %s", path)
@@ -247,6 +253,54 @@ def reload(pidfile=None):
     _send(pid, "RELOAD")
     log.info("keepalived: sent RELOAD to pid %s", pid)
     return True
+
+
+def set_track_file(name, value, path=_CONFIG):
+    """
+    Write ``value`` (an integer) into the file of the ``vrrp_track_file``
+    named ``name`` in the configuration ``path``. keepalived watches that
+    file: the priority of the instances tracking it changes by ``value``
+    times the track file's weight at once, without a reload. Returns
+    ``{file, old, new}`` (``old`` None when the file did not exist or held no
+    number).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs2 keepalived.set_track_file nfsha_preference 154
+    """
+    try:
+        value = int(value)
+    except (TypeError, ValueError) as exc:
+        raise SaltInvocationError(f"value: {value!r} is not an integer") from exc
+    try:
+        with salt.utils.files.fopen(path, "r") as fh:
+            track_file = _track_files(fh.read()).get(name)
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot read {path}: {exc}") from exc
+    if track_file is None:
+        raise CommandExecutionError(f"{path} has no vrrp_track_file {name} with a file")
+    old = None
+    with contextlib.suppress(OSError, ValueError):
+        with salt.utils.files.fopen(track_file, "r") as fh:
+            old = int(fh.read().strip())
+    try:
+        with salt.utils.files.fopen(track_file, "w") as fh:
+            fh.write(f"{value}\n")
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot write {track_file}: {exc}") from exc
+    log.info("keepalived: %s (track file %s) now holds %s", track_file, name, value)
+    return {"file": track_file, "old": old, "new": value}
+
+
+def _track_files(config_text):
+    """``{name: file}`` of the vrrp_track_file blocks of a configuration (pure)."""
+    return {
+        block.group(1): found.group(1)
+        for block in _TRACK_FILE.finditer(config_text)
+        if (found := _TRACK_FILE_PATH.search(block.group(2)))
+    }
 
 
 def _config_test(path, config_id, secrets):

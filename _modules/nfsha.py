@@ -22,6 +22,7 @@ import salt.utils.yaml
 __virtualname__ = "nfsha"
 
 DEFAULTS_URL = "salt://nfsha/defaults.yaml"
+OSFAMILYMAP_URL = "salt://nfsha/osfamilymap.yaml"
 ROLES = ("target", "server", "client")
 # The shared disk's partitions, in order: NFS state first, exported data last.
 PARTITIONS = ("state", "data")
@@ -51,10 +52,11 @@ def __virtual__():
     return __virtualname__
 
 
-def settings(defaults=None):
+def settings(defaults=None, osfamilymap=None):
     """
     Return the cluster definition: the ``nfsha`` pillar merged over the
-    formula's defaults, with what follows from it:
+    formula's defaults, with what follows from it, and this minion's OS
+    family's packages, services and paths:
 
     - ``roles``: ``target``, ``servers`` (ordered by ocfs2_number), ``clients``
     - the client nodes' addresses in every export that names no clients
@@ -68,6 +70,9 @@ def settings(defaults=None):
         The formula's defaults.yaml already loaded (map.jinja passes it);
         fetched from ``salt://nfsha/defaults.yaml`` when not given.
 
+    osfamilymap
+        The formula's osfamilymap.yaml, likewise.
+
     CLI Example:
 
     .. code-block:: bash
@@ -75,14 +80,18 @@ def settings(defaults=None):
         salt nfs1 nfsha.settings
     """
     if defaults is None:
-        defaults = _formula_defaults()
+        defaults = _formula_file(DEFAULTS_URL)
+    if osfamilymap is None:
+        osfamilymap = _formula_file(OSFAMILYMAP_URL)
     merged = salt.utils.dictupdate.merge(
         defaults.get("nfsha", {}),
         __pillar__.get("nfsha", {}),
         strategy="recurse",
         merge_lists=False,
     )
-    return _derive(merged, __grains__.get("id"))
+    config = _derive(merged, __grains__.get("id"))
+    config.update(__salt__["grains.filter_by"](osfamilymap, grain="os_family") or {})
+    return config
 
 
 def validate(defaults=None):
@@ -157,11 +166,11 @@ def secrets_as_slots(config=None):
     return config
 
 
-def _formula_defaults():
-    text = __salt__["cp.get_file_str"](DEFAULTS_URL)
+def _formula_file(url):
+    text = __salt__["cp.get_file_str"](url)
     if not text:
         raise salt.exceptions.CommandExecutionError(
-            f"nfsha: cannot read {DEFAULTS_URL}: is the formula in the master's file_roots?"
+            f"nfsha: cannot read {url}: is the formula in the master's file_roots?"
         )
     return salt.utils.yaml.safe_load(text)
 
@@ -557,8 +566,26 @@ def _check_keepalived(config, problems):
         "an instance name without spaces",
     )
     _in_range(config, base + ("virtual_router_id",), 1, 255, problems)
-    _in_range(config, base + ("advert_int",), 1, 255, problems)
-    _string(
+    version = _get(config, base + ("vrrp_version",), problems, int)
+    if version is not None and version not in (2, 3):
+        problems.append(f"nfsha:keepalived:vrrp_version: {version} is not 2 or 3")
+        version = None
+    # VRRPv2 advertises in whole seconds; VRRPv3 in centiseconds, up to 40.95 s.
+    advert_int = _get(config, base + ("advert_int",), problems, (int, float))
+    if isinstance(advert_int, bool):
+        problems.append(f"nfsha:keepalived:advert_int: must be int or float, not bool {advert_int}")
+    elif advert_int is not None and version == 3 and not 0.01 <= advert_int <= 40.95:
+        problems.append(
+            f"nfsha:keepalived:advert_int: {advert_int} is out of range 0.01-40.95 (vrrp_version 3)"
+        )
+    elif isinstance(advert_int, float) and version == 2:
+        problems.append(
+            f"nfsha:keepalived:advert_int: {advert_int} needs vrrp_version 3"
+            " (VRRPv2 advertises in whole seconds, 1-255)"
+        )
+    elif advert_int is not None and version == 2 and not 1 <= advert_int <= 255:
+        problems.append(f"nfsha:keepalived:advert_int: {advert_int} is out of range 1-255")
+    initial_state = _string(
         config,
         base + ("initial_state",),
         problems,
@@ -573,8 +600,26 @@ def _check_keepalived(config, problems):
         "PASS or AH",
         required=False,
     )
+    if auth_type and version == 3:
+        problems.append(
+            f"nfsha:keepalived:auth_type: {auth_type!r} conflicts with vrrp_version 3,"
+            " which has no authentication (RFC 5798): set auth_type to null"
+        )
     if auth_type:
         _secret(config, base + ("auth_pass",), problems, 1, VRRP_PASS_MAX)
+    preempt = _get(config, base + ("preempt",), problems, bool)
+    if preempt is False and initial_state == "MASTER":
+        problems.append(
+            "nfsha:keepalived:preempt: false needs initial_state BACKUP"
+            " (keepalived ignores nopreempt with state MASTER)"
+        )
+    delay = _in_range(config, base + ("preempt_delay",), 0, 1000, problems)
+    if preempt is False and delay:
+        problems.append(
+            f"nfsha:keepalived:preempt_delay: {delay} means nothing with preempt false"
+            " (keepalived drops it with nopreempt): set it to 0"
+        )
+    _get(config, base + ("unicast",), problems, bool)
     targets = _get(config, base + ("ping_targets",), problems, list, required=False)
     nodes = config.get("nodes") if isinstance(config.get("nodes"), dict) else {}
     for i, target in enumerate(targets or []):

@@ -1,15 +1,22 @@
 """
-The state of an nfsha cluster, seen from the master.
+The state of an nfsha cluster, seen from the master, and a planned move of
+the NFS service.
 
 ``salt-run nfsha.status`` asks every node of the ``nfsha`` pillar, in one
 call each, what its role is about: the target's iSCSI sessions; each NFS
 server's VRRP state, whether it holds the VIP, its iSCSI sessions, its OCFS2
 mounts, nfs-server and its exports; each client's NFS mounts.
 
+``salt-run nfsha.switchover to=<server>`` moves the VIP, and nfsd with it,
+to another server, and measures how long the clients waited.
+
 :depends: the nfsha formula's modules synced to the minions
           (``salt-run state.orchestrate nfsha`` does it)
 """
+import time
+
 import salt.client
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "nfsha"
 
@@ -87,6 +94,124 @@ def status(timeout=30):
     if __opts__.get("output"):
         return ret
     return {"outputter": "nfsha_status", "data": ret}
+
+
+# keepalived.conf's vrrp_track_file that adds to a server's priority.
+PREFERENCE = "nfsha_preference"
+# VRRP's highest priority for a server that does not own the VIP.
+TOP_PRIORITY = 254
+
+
+def switchover(to, timeout=120, probe_seconds=30):
+    """
+    Move the NFS service to the server ``to``: it gets the highest VRRP
+    priority (its ``nfsha_preference`` track file, which keepalived reads at
+    once), takes the VIP from the holder, which stops nfsd, and starts nfsd.
+    Without preemption (``keepalived:preempt: false``) the holder's
+    keepalived is restarted so that it lets go. Meanwhile every client
+    measures how long its first mount took to answer (``nfsha_probe``).
+
+    The preference stays: ``to`` keeps the VIP (and takes it back after a
+    failure) until the next switchover. A switchover to the server with the
+    highest priority in pillar clears every preference: the pillar's order
+    again.
+
+    Returns ``from``, ``to``, ``vip``, ``moved_s`` (from the change of
+    preference until ``to`` holds the VIP and runs nfs-server) and, per
+    client, its probe (``longest_s``: the longest time its mount took to
+    answer), with the longest of them as ``stall_s``.
+
+    to
+        The NFS server to move the service to.
+
+    timeout
+        Seconds to wait for the move.
+
+    probe_seconds
+        How long the clients probe their mounts: the move must end within.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run nfsha.switchover to=nfs2
+    """
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        cluster = _settings(client, to)
+        servers, clients = cluster["roles"]["servers"], cluster["roles"]["clients"]
+        vip = cluster["vip"]["address"]
+        holders = _vip_holders(client, servers, vip)
+        if holders == [to]:
+            return {"from": to, "to": to, "vip": vip, "comment": f"{to} already holds {vip}"}
+        mounts = cluster["client"]["mounts"]
+        probe = None
+        if clients and mounts:
+            probe = client.cmd_async(
+                clients, "nfsha_probe.stalls", [mounts[0]["mount_point"], probe_seconds],
+                tgt_type="list",
+            )
+            # The probe's first answers come from the old holder.
+            time.sleep(1)
+        started = time.monotonic()
+        priorities = {s: cluster["nodes"][s]["priority"] for s in servers}
+        primary = max(servers, key=priorities.get)
+        for server in servers:
+            value = TOP_PRIORITY - priorities[to] if server == to != primary else 0
+            _call(client, server, "keepalived.set_track_file", [PREFERENCE, value])
+        if not cluster["keepalived"].get("preempt", True):
+            for holder in holders:
+                _call(client, holder, "service.restart", ["keepalived"])
+        while not _serves(client, to, servers, vip, cluster["services"]["nfs_server"]):
+            if time.monotonic() - started > timeout:
+                raise CommandExecutionError(
+                    f"nfsha.switchover: {to} does not serve from {vip} after {timeout} s"
+                )
+            time.sleep(0.5)
+        moved = time.monotonic() - started
+        stalls = {}
+        if probe:
+            answers = client.get_full_returns(probe, clients, timeout=probe_seconds + timeout)
+            stalls = {c: (answers.get(c) or {}).get("ret") for c in clients}
+    ret = {"from": holders[0] if holders else None, "to": to, "vip": vip, "moved_s": round(moved, 2)}
+    if probe:
+        ret["clients"] = stalls
+        ret["stall_s"] = max(
+            (s["longest_s"] for s in stalls.values() if isinstance(s, dict)), default=None
+        )
+    return ret
+
+
+def _settings(client, server):
+    """The cluster definition as ``server`` sees it (pillar over the defaults, its OS map)."""
+    cluster = _call(client, server, "nfsha.settings", [])
+    if server not in cluster["roles"]["servers"]:
+        raise SaltInvocationError(
+            f"nfsha.switchover: {server!r} is not an NFS server of the nfsha pillar"
+            f" ({', '.join(cluster['roles']['servers'])})"
+        )
+    return cluster
+
+
+def _vip_holders(client, servers, vip):
+    answers = client.cmd(servers, "keepalived.holds_vip", [vip], tgt_type="list", timeout=30)
+    return sorted(s for s, held in (answers or {}).items() if held is True)
+
+
+def _serves(client, to, servers, vip, nfs_server):
+    """Whether ``to`` alone holds the VIP, and runs nfs-server."""
+    if _vip_holders(client, servers, vip) != [to]:
+        return False
+    return _call(client, to, "service.status", [nfs_server]) is True
+
+
+def _call(client, minion, function, args):
+    """One minion's answer; its failure as a CommandExecutionError."""
+    answer = (client.cmd(minion, function, args, timeout=60, full_return=True) or {}).get(minion)
+    if not answer or answer.get("retcode"):
+        raise CommandExecutionError(
+            f"nfsha.switchover: {function} on {minion}: {answer.get('ret') if answer else 'no answer'}"
+        )
+    return answer["ret"]
 
 
 def summarize(node, answer):

@@ -3,9 +3,10 @@ Cluster-wide checks of the nfsha orchestration.
 
 ``pillar_valid`` runs on every minion before anything changes;
 ``vip_held`` runs on the master (in the orchestration) and asks the NFS
-servers which of them holds the virtual IP; ``mount_released`` unmounts a
-client's mount whose server address is no longer the VIP's, while the old
-address still answers.
+servers which of them holds the virtual IP; ``service_on_master`` runs a
+service (nfs-server) on the server whose keepalived is MASTER and stops it
+on the others; ``mount_released`` unmounts a client's mount whose server address
+is no longer the VIP's, while the old address still answers.
 
 .. code-block:: yaml
 
@@ -17,6 +18,13 @@ address still answers.
         - name: 192.168.56.10
         - nodes: [nfs1, nfs2]
 
+    nfsha-nfs-service-on-master:
+      nfsha.service_on_master:
+        - name: nfs-server
+        - instance: VI_1
+        - watch:
+          - file: /etc/nfs.conf.d/nfsha.conf
+
     nfsha-client-release-/data-released:
       nfsha.mount_released:
         - name: /data
@@ -24,6 +32,8 @@ address still answers.
 """
 
 import time
+
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "nfsha"
 
@@ -93,6 +103,73 @@ def vip_held(name, nodes, timeout=60, interval=1):
     return ret
 
 
+def service_on_master(name, instance, reload=False):
+    """
+    Run the service ``name`` where this node's keepalived holds the VRRP
+    ``instance`` as MASTER (and so the VIP), stop it everywhere else (no
+    keepalived, BACKUP, FAULT), and never start it at boot: keepalived's
+    notify script starts and stops it as the instance changes state, and
+    this state agrees with it. A ``watch`` restarts the service where it
+    runs (reloads it with ``reload: True``) and leaves it stopped elsewhere.
+
+    name
+        The service, e.g. ``nfs-server``.
+
+    instance
+        The VRRP instance, e.g. ``VI_1``.
+
+    reload
+        On a watch, reload instead of restart.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    vrrp = _vrrp_state(instance)
+    master = vrrp == "MASTER"
+    running = bool(__salt__["service.status"](name))
+    enabled = bool(__salt__["service.enabled"](name))
+    why = f"this node's {instance} is {vrrp or 'not running'}"
+    changes = {}
+    if running != master:
+        changes["running"] = {"old": running, "new": master}
+    if enabled:
+        changes["enabled"] = {"old": True, "new": False}
+    wanted = "running" if master else "stopped"
+    if not changes:
+        ret["comment"] = f"{name} is {wanted} and not started at boot: {why}"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes=changes, comment=f"{name} would be {wanted}: {why}")
+        return ret
+    if enabled and not __salt__["service.disable"](name):
+        return _failed(ret, f"Cannot disable {name}")
+    if running != master:
+        act = "start" if master else "stop"
+        if not __salt__[f"service.{act}"](name):
+            return _failed(ret, f"Cannot {act} {name}: {why}")
+    ret.update(changes=changes, comment=f"{name} is {wanted} and not started at boot: {why}")
+    return ret
+
+
+def mod_watch(name, sfun=None, reload=False, **kwargs):
+    """
+    ``service_on_master``'s watch: restart (or reload) the service where it
+    runs.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if sfun != "service_on_master":
+        return _failed(ret, f"nfsha.{sfun} does not handle watch")
+    if not __salt__["service.status"](name):
+        ret["comment"] = f"{name} is not running here: nothing to {'reload' if reload else 'restart'}"
+        return ret
+    act = "reload" if reload else "restart"
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{name} would be {act}ed")
+        return ret
+    if not __salt__[f"service.{act}"](name):
+        return _failed(ret, f"Cannot {act} {name}")
+    ret.update(changes={act: name}, comment=f"{name} {act}ed")
+    return ret
+
+
 def mount_released(name, device):
     """
     Unmount ``name`` when it is mounted from anything but ``device``, so that
@@ -126,8 +203,7 @@ def mount_released(name, device):
         return ret
     out = __salt__["mount.umount"](name)
     if out is not True:
-        ret.update(result=False, comment=f"Cannot unmount {name}: {out}")
-        return ret
+        return _failed(ret, f"Cannot unmount {name}: {out}")
     ret.update(changes=changes, comment=f"{name} unmounted from {old}")
     return ret
 
@@ -142,3 +218,18 @@ def _holders(address, nodes):
     )
     silent = sorted(n for n in nodes if n not in answers or answers[n].get("retcode"))
     return holders, silent
+
+
+def _vrrp_state(instance):
+    """This node's state of the VRRP ``instance``; None without keepalived."""
+    if "keepalived.state" not in __salt__:
+        return None
+    try:
+        return __salt__["keepalived.state"](instance)
+    except CommandExecutionError:
+        return None
+
+
+def _failed(ret, comment):
+    ret.update(result=False, comment=comment)
+    return ret

@@ -59,7 +59,7 @@ def test_every_minion_renders_the_states_of_its_role(highstates):
             "nfsha-ocfs2-mounts-data-mounted",
             "nfsha-nfs-install-pkg-installed",
             "nfsha-nfs-exports-managed",
-            "nfsha-nfs-service-running",
+            "nfsha-nfs-service-on-master",
             "nfsha-keepalived-config-managed",
             "nfsha-keepalived-service-running",
         } <= ids

@@ -355,3 +355,38 @@ def test_config_state_checks_writes_and_reloads(salt_call, daemons, tmp_path):
     ret = apply(priority=150)
     assert (ret["result"], ret["changes"]) == (True, {"mode": "0600"}), ret["comment"]
     assert stat.S_IMODE(live.stat().st_mode) == 0o600
+
+
+def test_a_preference_file_moves_the_vip_without_a_reload(salt_call, daemons, tmp_path):
+    # What salt-run nfsha.switchover does (keepalived.conf.jinja's
+    # vrrp_track_file): a number written into a server's preference file
+    # raises its priority at once, and preemption moves the VIP.
+    configs = {}
+    for ns in NODES:
+        text = _render(tmp_path, ns).read_text()
+        text = text.replace("vrrp_instance VI_1 {", (
+            "vrrp_track_file nfsha_preference {\n"
+            f'  file "{tmp_path / ns}.preference"\n'
+            "  weight 1\n  init_file 0\n}\n"
+            "vrrp_instance VI_1 {\n  track_file {\n    nfsha_preference\n  }"
+        ))
+        configs[ns] = tmp_path / f"{ns}.preference.conf"
+        configs[ns].write_text(text)
+    (_, pid_a), (_, pid_b) = (daemons.start(ns, configs[ns]) for ns in NODES)
+    ret = _instance_state(salt_call, "nfsha-ka-a", pid_a, "vrrp_state=MASTER", "timeout=15")
+    assert ret["result"] is True, ret["comment"]
+    # keepalived made the file (init_file) with 0.
+    assert (tmp_path / "nfsha-ka-b.preference").read_text().strip() == "0"
+
+    ret = _exec(salt_call, "nfsha-ka-b", "keepalived.set_track_file", "nfsha_preference", "154",
+                f"path={configs['nfsha-ka-b']}")
+    assert ret == {"file": f"{tmp_path / 'nfsha-ka-b'}.preference", "old": 0, "new": 154}
+    _wait_for(lambda: _ns_holds_vip("nfsha-ka-b"), 10, "the VIP did not move to the preferred node")
+    b = _exec(salt_call, "nfsha-ka-b", "keepalived.instances", f"pidfile={pid_b}")
+    assert (b["VI_1"]["state"], b["VI_1"]["effective_priority"]) == ("MASTER", 254)
+    assert not _ns_holds_vip("nfsha-ka-a")
+
+    # Back to 0: the pillar's priorities decide again.
+    _exec(salt_call, "nfsha-ka-b", "keepalived.set_track_file", "nfsha_preference", "0",
+          f"path={configs['nfsha-ka-b']}")
+    _wait_for(lambda: _ns_holds_vip("nfsha-ka-a"), 10, "the VIP did not come back")

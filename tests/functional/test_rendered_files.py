@@ -5,10 +5,13 @@ nfsv4-keepalived-poc.md; its 192.168.50.0/24 is the lab's 192.168.56.0/24).
 Each deliberate difference from the proof of concept is named where the
 expected text says it.
 """
+import subprocess
+
+import pytest
 import yaml
 
 from tests.conftest import ROOT, load_salt_module
-from tests.functional.conftest import VIP_INTERFACE
+from tests.functional.conftest import VIP_INTERFACE, show_highstate
 from tests.support.plan import artifacts
 
 PILLAR = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())
@@ -40,11 +43,19 @@ vrrp_script ping_client {{
 }}
 
 vrrp_script check_nfs {{
-  script "/bin/systemctl is-active --quiet nfs-server.service"
-  interval 15
-  timeout 5
+  script "/usr/local/sbin/nfsha-check-nfs"
+  interval 3
+  timeout 2
   fall 1
   rise 2
+}}
+
+# salt-run nfsha.switchover writes a number here: this server's priority
+# goes up (or down) by it, so the VIP moves without a configuration change.
+vrrp_track_file nfsha_preference {{
+  file "/etc/keepalived/nfsha-preference"
+  weight 1
+  init_file 0
 }}
 
 vrrp_instance VI_1 {{
@@ -66,17 +77,133 @@ vrrp_instance VI_1 {{
     ping_client
     check_nfs
   }}
+  track_file {{
+    nfsha_preference
+  }}
 }}
 """
     # Differences from the proof of concept: both nodes start as BACKUP and
     # the priorities elect the master (MASTER on both would make a restarted
     # node grab the VIP back); the scripts have a timeout and ping the
-    # client's address, not a name that needs /etc/hosts; `systemctl
-    # is-active` instead of `status`; the VIP has its prefix; the notify
-    # script has the formula's name.
+    # client's address, not a name that needs /etc/hosts; the NFS check is
+    # the formula's script (nfsd runs on the VIP holder only: see
+    # check-nfs.sh.jinja), every 3 s instead of 15; the VIP has its prefix;
+    # the notify script has the formula's name; the switchover's preference
+    # file.
     for server in ("nfs1", "nfs2"):
         conf = produced(highstates[server], "keepalived.config", "/etc/keepalived/keepalived.conf")
         assert conf.rstrip("\n") == expected.rstrip("\n")
+
+
+LAB_ADVERT = """\
+  advert_int 1
+  authentication {
+    auth_type PASS
+    auth_pass s3cr3t0
+  }
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "advert"),
+    [
+        # VRRPv3 has no authentication; every server sends its adverts from
+        # its own address to the other's (keepalived keeps the @<id> lines of
+        # its --config-id, inside unicast_peer too).
+        (
+            {"vrrp_version": 3, "advert_int": 0.5, "auth_type": None, "preempt_delay": 30, "unicast": True},
+            "  advert_int 0.5\n"
+            "  version 3\n"
+            "  preempt_delay 30\n"
+            "@nfs1 unicast_src_ip 192.168.56.11\n"
+            "@nfs2 unicast_src_ip 192.168.56.12\n"
+            "  unicast_peer {\n"
+            "@nfs1 192.168.56.12\n"
+            "@nfs2 192.168.56.11\n"
+            "  }\n",
+        ),
+        ({"preempt": False}, LAB_ADVERT.replace("  advert_int 1\n", "  advert_int 1\n  nopreempt\n")),
+    ],
+    ids=["v3-unicast-preempt-delay", "nopreempt"],
+)
+def test_keepalived_conf_vrrp_options(salt_cli, highstates, tmp_path, options, advert):
+    # Only the instance's advert lines change, and keepalived -t finds
+    # nothing wrong in the file as each server reads it (--config-id). The
+    # track scripts exist on the servers only: here keepalived -t disables
+    # them, and says nothing else.
+    ret = show_highstate(salt_cli, {"nfsha": {"keepalived": options}})
+    assert ret.returncode == 0, ret
+    lab = produced(highstates["nfs1"], "keepalived.config", "/etc/keepalived/keepalived.conf")
+    assert LAB_ADVERT in lab
+    expected = lab.replace(LAB_ADVERT, advert)
+    for server in ("nfs1", "nfs2"):
+        conf = produced(ret.data[server], "keepalived.config", "/etc/keepalived/keepalived.conf")
+        assert conf == expected
+        path = tmp_path / "keepalived.conf"
+        path.write_text(conf)
+        check = salt_cli.run("keepalived.check_config", str(path), f"config_id={server}", minion_tgt=server)
+        assert check.returncode == 0, check
+        messages = check.data["messages"]
+        assert [m for m in messages if not m.startswith("Disabling track script ")] == [], messages
+
+
+def scripts(highstate):
+    """The keepalived notify and NFS check scripts, and the NFS lock's."""
+    made = artifacts(highstate, PILLAR)
+    return {
+        path: made.get(("file.managed", path))
+        for path in ("/usr/local/sbin/nfsha-notify", "/usr/local/sbin/nfsha-check-nfs", "/usr/local/sbin/nfsha-nfs-lock")
+    }
+
+
+def shell_syntax_ok(tmp_path, text):
+    script = tmp_path / "script"
+    script.write_text(text)
+    return subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True).returncode == 0
+
+
+def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
+    # The default, nfsd:serve_on: holder. The proof of concept restarts
+    # nfs-server on MASTER and, on FAULT, waits and starts it again (nfsd
+    # ran on both servers); here MASTER starts it and every other state
+    # stops it, and the check asks for nfs-server on the VIP holder only.
+    made = scripts(highstates["nfs1"])
+    notify, check, lock = made.values()
+    for text in made.values():
+        assert shell_syntax_ok(tmp_path, text)
+    assert "MASTER)\n        systemctl start --no-block nfs-server.service" in notify
+    assert "BACKUP|FAULT|STOP)\n        systemctl stop --no-block nfs-server.service" in notify
+    assert "for mount_point in /var/lib/nfs /srv/nfs4/data; do" in check
+    assert "ip -o address show to 192.168.56.10 | grep -q . || exit 0" in check
+    assert "exec 9>>/var/lib/nfs/.nfsha-nfs.lock\nflock 9\nsleep infinity &" in lock
+    units = artifacts(highstates["nfs1"])
+    dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
+    assert "Requires=nfsha-nfs-lock.service\nAfter=nfsha-nfs-lock.service" in dropin
+    nfsdcld = units[("file.managed", "/etc/systemd/system/nfsdcld.service.d/nfsha.conf")]["contents"]
+    assert "PartOf=nfs-server.service" in nfsdcld
+    keepalived = units[("file.managed", "/etc/systemd/system/keepalived.service.d/nfsha.conf")]["contents"]
+    assert "ExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
+    assert "Wants=nfs-server" not in keepalived
+    assert ("nfsha.service_on_master", "nfs-server") in units
+
+
+def test_nfsd_on_every_server_as_in_the_proof_of_concept(salt_cli, tmp_path):
+    ret = show_highstate(salt_cli, {"nfsha": {"nfsd": {"serve_on": "all"}}})
+    assert ret.returncode == 0, ret
+    made = scripts(ret.data["nfs1"])
+    notify, check, lock = made.values()
+    assert lock is None
+    for text in (notify, check):
+        assert shell_syntax_ok(tmp_path, text)
+    assert "MASTER)\n        # Serve from the shared state this node now owns.\n        systemctl restart nfs-server.service" in notify
+    assert "sleep 10\n        systemctl is-active --quiet nfs-server.service || systemctl start nfs-server.service" in notify
+    assert "ip -o address" not in check
+    units = artifacts(ret.data["nfs1"])
+    dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
+    assert "nfsha-nfs-lock" not in dropin
+    keepalived = units[("file.managed", "/etc/systemd/system/keepalived.service.d/nfsha.conf")]["contents"]
+    assert "Wants=nfs-server.service\nAfter=nfs-server.service" in keepalived
+    assert units[("service.running", "nfs-server")]["enable"] is True
 
 
 def test_exports(highstates):

@@ -1,7 +1,7 @@
 """
 The lab's cluster definition as the formula sees it, built without a
 master: pillar/nfsha.sls over formula/nfsha/defaults.yaml, through the
-nfsha execution module.
+nfsha execution module, with the Debian OS map.
 """
 import copy
 import pathlib
@@ -11,6 +11,7 @@ import yaml
 from tests.conftest import ROOT, load_salt_module
 
 DEFAULTS = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())
+OSFAMILYMAP = yaml.safe_load((ROOT / "formula/nfsha/osfamilymap.yaml").read_text())
 LAB_PILLAR = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())
 
 
@@ -24,7 +25,9 @@ def settings(pillar=None, minion_id="nfs1"):
     module = load_salt_module("_modules", "nfsha")
     module.__pillar__ = lab_pillar() if pillar is None else pillar
     module.__grains__ = {"id": minion_id}
-    return module.settings(copy.deepcopy(DEFAULTS)), module
+    # grains.filter_by on a Debian minion (the functional tier runs Salt's).
+    module.__salt__ = {"grains.filter_by": lambda lookup, grain: lookup["Debian"]}
+    return module.settings(copy.deepcopy(DEFAULTS), copy.deepcopy(OSFAMILYMAP)), module
 
 
 def problems(pillar):

@@ -480,3 +480,56 @@ def test_write_config_chown_failure(keepalived, run, live, monkeypatch):
     assert live.read_text() == "working\n"
     assert os.listdir(live.parent) == ["keepalived.conf"]
     assert run.calls == []
+
+
+# --- set_track_file: a server's VRRP priority changed through a file ---
+
+TRACK_FILE_CONF = """\
+vrrp_track_file nfsha_preference {{
+  file "{path}"
+  weight 1
+  init_file 0
+}}
+vrrp_track_file other {{
+  file {other}
+}}
+
+vrrp_instance VI_1 {{
+  state BACKUP
+  track_file {{
+    nfsha_preference
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def track_conf(tmp_path):
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(TRACK_FILE_CONF.format(path=tmp_path / "pref", other=tmp_path / "other"))
+    return conf
+
+
+def test_track_files_are_found_by_name(keepalived, track_conf, tmp_path):
+    assert keepalived._track_files(track_conf.read_text()) == {
+        "nfsha_preference": str(tmp_path / "pref"),
+        "other": str(tmp_path / "other"),
+    }
+
+
+def test_set_track_file_writes_the_value_and_reports_the_old_one(keepalived, track_conf, tmp_path):
+    (tmp_path / "pref").write_text("0\n")
+    assert keepalived.set_track_file("nfsha_preference", "154", path=str(track_conf)) == {
+        "file": str(tmp_path / "pref"), "old": 0, "new": 154,
+    }
+    assert (tmp_path / "pref").read_text() == "154\n"
+    # keepalived's init_file had not made it yet: no old value.
+    assert keepalived.set_track_file("other", -3, path=str(track_conf))["old"] is None
+    assert (tmp_path / "other").read_text() == "-3\n"
+
+
+def test_set_track_file_refuses_what_it_cannot_do(keepalived, track_conf):
+    with pytest.raises(SaltInvocationError, match="'high' is not an integer"):
+        keepalived.set_track_file("nfsha_preference", "high", path=str(track_conf))
+    with pytest.raises(CommandExecutionError, match="has no vrrp_track_file missing"):
+        keepalived.set_track_file("missing", 1, path=str(track_conf))

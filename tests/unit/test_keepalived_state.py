@@ -5,7 +5,7 @@ keepalived execution functions are fakes over an in-memory file table.
 import pytest
 from salt.exceptions import CommandExecutionError, SaltRenderError
 
-from tests.conftest import load_salt_module
+from tests.conftest import load_salt_module, recorded
 
 SECRET = "s3cr3t0"
 LIVE = "/etc/keepalived/keepalived.conf"
@@ -277,6 +277,50 @@ def test_config_test_still_fails_a_rejected_config(keepalived, host, opts):
     host.reject = CommandExecutionError("keepalived -t rejects the new ...")
     ret = config(keepalived)
     assert (ret["result"], ret["changes"]) == (False, {})
+
+
+def missing_script_rejection():
+    """keepalived -t on a config whose track script's program does not exist
+    yet (tests/recorded/keepalived/ka-configtest-missing-script.txt)."""
+    *lines, _ = recorded("keepalived/ka-configtest-missing-script.txt").splitlines()
+    return rejection(lines)
+
+
+def rejection(messages):
+    """write_config's error: the messages also as its ``messages``."""
+    error = CommandExecutionError("keepalived -t rejects the new ...")
+    error.messages = messages
+    return error
+
+
+def test_config_test_plans_around_track_scripts_still_to_come(keepalived, host, opts):
+    # A new server under test=True: the file state that writes the NFS
+    # check has not run, so keepalived -t cannot find it.
+    opts["test"] = True
+    host.is_running = False
+    host.reject = missing_script_rejection()
+    ret = config(keepalived)
+    assert (ret["result"], ret["changes"]) == (None, {"config": "updated"})
+    assert ret["comment"] == (
+        f"{LIVE} would be updated (keepalived -t accepts it once its track scripts exist: check_nfs);"
+        " keepalived is not running, nothing to reload"
+    )
+
+
+def test_config_fails_on_a_missing_track_script_for_real(keepalived, host):
+    host.reject = missing_script_rejection()
+    ret = config(keepalived)
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert LIVE not in host.files
+
+
+def test_config_test_fails_on_anything_else_than_scripts_to_come(keepalived, host, opts):
+    opts["test"] = True
+    host.reject = rejection([
+        "Disabling track script check_nfs since not found/accessible",
+        "(/etc/keepalived/keepalived.conf: Line 14) number '300' outside range [1, 255]",
+    ])
+    assert config(keepalived)["result"] is False
 
 
 def test_config_test_before_keepalived_is_installed(keepalived, host, opts, no_keepalived):

@@ -137,3 +137,120 @@ def test_without_an_output_asked_for_it_is_a_table(runner, monkeypatch):
     ret, _ = run(runner, monkeypatch, ANSWERS)
     assert ret["outputter"] == "nfsha_status"
     assert ret["data"]["vip_holders"] == ["nfs1"]
+
+
+# --- switchover: the VIP moved by a preference, the clients' stall measured ---
+
+SETTINGS = {
+    "roles": {"target": "iscsi", "servers": ["nfs1", "nfs2"], "clients": ["client"]},
+    "nodes": {**NODES, "nfs1": {**NODES["nfs1"], "priority": 101}, "nfs2": {**NODES["nfs2"], "priority": 100}},
+    "vip": {"address": "192.168.56.10"},
+    "client": {"mounts": [{"mount_point": "/data", "export": "/data"}]},
+    "keepalived": {"preempt": True},
+    "services": {"nfs_server": "nfs-server"},
+}
+PROBE = {"calls": 80, "longest_s": 1.25, "at": 1796160000.5, "seconds": 8.1}
+
+
+class FakeCluster(FakeClient):
+    """Two servers whose keepalived elects the highest priority plus
+    preference (preemption on), as the real one does."""
+
+    def __init__(self, settings=SETTINGS):
+        super().__init__({})
+        self.settings = settings
+        self.preference = {"nfs1": 0, "nfs2": 0}
+        self.holder = "nfs1"
+        self.writes = []
+        self.restarts = []
+
+    def elect(self):
+        nodes = self.settings["nodes"]
+        self.holder = max(self.preference, key=lambda s: nodes[s]["priority"] + self.preference[s])
+
+    def answer(self, minion, function, args):
+        if function == "nfsha.settings":
+            return self.settings
+        if function == "keepalived.holds_vip":
+            return minion == self.holder
+        if function == "keepalived.set_track_file":
+            self.writes.append((minion, *args))
+            self.preference[minion] = args[1]
+            if self.settings["keepalived"]["preempt"]:
+                self.elect()
+            return {"file": "/etc/keepalived/nfsha-preference", "old": 0, "new": args[1]}
+        if function == "service.restart":
+            self.restarts.append((minion, *args))
+            self.elect()
+            return True
+        if function == "service.status":
+            return minion == self.holder
+        raise AssertionError(f"unexpected {function} on {minion}")
+
+    def cmd(self, tgt, function, args, tgt_type="glob", timeout=None, full_return=False):
+        minions = tgt if isinstance(tgt, list) else [tgt]
+        ret = {m: self.answer(m, function, args) for m in minions}
+        return {m: {"ret": r, "retcode": 0} for m, r in ret.items()} if full_return else ret
+
+    def cmd_async(self, tgt, function, args, tgt_type):
+        assert (tgt, function, args, tgt_type) == (["client"], "nfsha_probe.stalls", ["/data", 30], "list")
+        return "20261201000000000000"
+
+    def get_full_returns(self, jid, minions, timeout):
+        return {"client": {"ret": PROBE, "retcode": 0}}
+
+
+def switch(runner, monkeypatch, cluster, to):
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda conf_file: cluster)
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: None)
+    return runner.switchover(to=to)
+
+
+def test_switchover_prefers_the_target_and_reports_the_stall(runner, monkeypatch):
+    cluster = FakeCluster()
+    ret = switch(runner, monkeypatch, cluster, "nfs2")
+    # nfs2 gets the top priority (100 + 154); nfs1 none.
+    assert sorted(cluster.writes) == [("nfs1", "nfsha_preference", 0), ("nfs2", "nfsha_preference", 154)]
+    assert cluster.holder == "nfs2"
+    assert cluster.restarts == []
+    assert (ret["from"], ret["to"], ret["vip"]) == ("nfs1", "nfs2", "192.168.56.10")
+    assert ret["clients"] == {"client": PROBE}
+    assert ret["stall_s"] == 1.25
+    assert ret["moved_s"] >= 0
+
+
+def test_switching_back_to_the_primary_clears_every_preference(runner, monkeypatch):
+    cluster = FakeCluster()
+    cluster.preference["nfs2"] = 154
+    cluster.holder = "nfs2"
+    ret = switch(runner, monkeypatch, cluster, "nfs1")
+    assert sorted(cluster.writes) == [("nfs1", "nfsha_preference", 0), ("nfs2", "nfsha_preference", 0)]
+    assert (ret["from"], ret["to"], cluster.holder) == ("nfs2", "nfs1", "nfs1")
+
+
+def test_without_preemption_the_holder_lets_go(runner, monkeypatch):
+    cluster = FakeCluster({**SETTINGS, "keepalived": {"preempt": False}})
+    switch(runner, monkeypatch, cluster, "nfs2")
+    assert cluster.restarts == [("nfs1", "keepalived")]
+    assert cluster.holder == "nfs2"
+
+
+def test_the_holder_already_holds_it(runner, monkeypatch):
+    cluster = FakeCluster()
+    ret = switch(runner, monkeypatch, cluster, "nfs1")
+    assert ret["comment"] == "nfs1 already holds 192.168.56.10"
+    assert cluster.writes == []
+
+
+def test_only_a_server_can_take_the_service(runner, monkeypatch):
+    with pytest.raises(runner.SaltInvocationError, match=r"'client' is not an NFS server of the nfsha pillar \(nfs1, nfs2\)"):
+        switch(runner, monkeypatch, FakeCluster(), "client")
+
+
+def test_a_move_that_does_not_happen_fails(runner, monkeypatch):
+    cluster = FakeCluster()
+    cluster.elect = lambda: None  # keepalived never moves the VIP
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(runner.time, "monotonic", lambda: next(clock))
+    with pytest.raises(runner.CommandExecutionError, match="nfs2 does not serve from 192.168.56.10 after 120 s"):
+        switch(runner, monkeypatch, cluster, "nfs2")

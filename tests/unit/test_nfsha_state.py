@@ -6,6 +6,7 @@ entries are trimmed from its answer on the lab's client.
 from unittest.mock import MagicMock
 
 import pytest
+from salt.exceptions import CommandExecutionError
 
 from tests.conftest import load_salt_module
 
@@ -78,3 +79,101 @@ def test_a_busy_mount_fails_with_umounts_message(salt):
     assert ret["result"] is False
     assert ret["changes"] == {}
     assert ret["comment"] == "Cannot unmount /data: umount.nfs4: /data: device is busy"
+
+
+# --- service_on_master: nfs-server where keepalived is MASTER, and only there ---
+
+
+@pytest.fixture
+def service(salt):
+    """nfs-server stopped, not enabled; keepalived BACKUP."""
+    salt.update({
+        "keepalived.state": MagicMock(return_value="BACKUP"),
+        "service.status": MagicMock(return_value=False),
+        "service.enabled": MagicMock(return_value=False),
+        **{f"service.{act}": MagicMock(return_value=True) for act in ("start", "stop", "disable", "restart", "reload")},
+    })
+    return salt
+
+
+def test_the_master_runs_the_service(service):
+    service["keepalived.state"].return_value = "MASTER"
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert ret == {
+        "name": "nfs-server",
+        "result": True,
+        "changes": {"running": {"old": False, "new": True}},
+        "comment": "nfs-server is running and not started at boot: this node's VI_1 is MASTER",
+    }
+    service["keepalived.state"].assert_called_once_with("VI_1")
+    service["service.start"].assert_called_once_with("nfs-server")
+    service["service.stop"].assert_not_called()
+
+
+def test_a_backup_stops_it_and_never_starts_it_at_boot(service):
+    # What the nfs-kernel-server package leaves: running and enabled.
+    service["service.status"].return_value = True
+    service["service.enabled"].return_value = True
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert ret["result"] is True
+    assert ret["changes"] == {"running": {"old": True, "new": False}, "enabled": {"old": True, "new": False}}
+    assert ret["comment"] == "nfs-server is stopped and not started at boot: this node's VI_1 is BACKUP"
+    service["service.disable"].assert_called_once_with("nfs-server")
+    service["service.stop"].assert_called_once_with("nfs-server")
+    service["service.start"].assert_not_called()
+
+
+def test_without_keepalived_it_is_stopped(service):
+    # A new cluster: the orchestration's NFS step runs before keepalived's.
+    service["service.status"].return_value = True
+    service["keepalived.state"].side_effect = CommandExecutionError("keepalived is not running")
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert ret["changes"] == {"running": {"old": True, "new": False}}
+    assert ret["comment"] == "nfs-server is stopped and not started at boot: this node's VI_1 is not running"
+    del service["keepalived.state"]  # not installed: the module does not load
+    service["service.status"].return_value = False
+    assert nfsha.service_on_master("nfs-server", "VI_1")["changes"] == {}
+
+
+@pytest.mark.parametrize("vrrp, running", [("MASTER", True), ("BACKUP", False), ("FAULT", False)])
+def test_a_converged_node_changes_nothing(service, vrrp, running):
+    service["keepalived.state"].return_value = vrrp
+    service["service.status"].return_value = running
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (True, {})
+    for act in ("start", "stop", "disable"):
+        service[f"service.{act}"].assert_not_called()
+
+
+def test_under_test_it_says_what_it_would_do(opts, service):
+    opts["test"] = True
+    service["keepalived.state"].return_value = "MASTER"
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert ret["result"] is None
+    assert ret["changes"] == {"running": {"old": False, "new": True}}
+    assert ret["comment"] == "nfs-server would be running: this node's VI_1 is MASTER"
+    service["service.start"].assert_not_called()
+
+
+def test_a_failed_start_fails_the_state(service):
+    service["keepalived.state"].return_value = "MASTER"
+    service["service.start"].return_value = False
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == "Cannot start nfs-server: this node's VI_1 is MASTER"
+
+
+@pytest.mark.parametrize("reload, act", [(False, "restart"), (True, "reload")])
+def test_a_watch_restarts_or_reloads_where_it_runs(service, reload, act):
+    service["service.status"].return_value = True
+    ret = nfsha.mod_watch("nfs-server", sfun="service_on_master", instance="VI_1", reload=reload)
+    assert ret == {"name": "nfs-server", "result": True, "changes": {act: "nfs-server"}, "comment": f"nfs-server {act}ed"}
+    service[f"service.{act}"].assert_called_once_with("nfs-server")
+
+
+def test_a_watch_leaves_a_stopped_service_stopped(service):
+    ret = nfsha.mod_watch("nfs-server", sfun="service_on_master", instance="VI_1")
+    assert (ret["result"], ret["changes"]) == (True, {})
+    assert ret["comment"] == "nfs-server is not running here: nothing to restart"
+    service["service.restart"].assert_not_called()
+    service["service.start"].assert_not_called()

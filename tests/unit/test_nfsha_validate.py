@@ -108,6 +108,28 @@ def test_missing_pillar_names_every_required_key():
          "nfsha:keepalived:track_scripts:check_nfs: the formula's own track scripts are named check_nfs and ping_<node>"),
         ({"keepalived__nfs_check__timeout": 3}, "nfsha:keepalived:nfs_check:timeout: 3 must be shorter than the interval 3"),
         ({"keepalived__initial_state": "master"}, "nfsha:keepalived:initial_state: 'master' is not MASTER or BACKUP"),
+        # keepalived: VRRP version, advertisement interval, preemption, unicast
+        ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 0.5, "keepalived__auth_type": None}, None),
+        ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 40, "keepalived__auth_type": None}, None),
+        ({"keepalived__vrrp_version": 4}, "nfsha:keepalived:vrrp_version: 4 is not 2 or 3"),
+        ({"keepalived__vrrp_version": "3"}, "nfsha:keepalived:vrrp_version: must be int, not str '3'"),
+        ({"keepalived__vrrp_version": 3}, "nfsha:keepalived:auth_type: 'PASS' conflicts with vrrp_version 3, which has no authentication (RFC 5798)"),
+        ({"keepalived__advert_int": 0.5}, "nfsha:keepalived:advert_int: 0.5 needs vrrp_version 3"),
+        ({"keepalived__advert_int": 256}, "nfsha:keepalived:advert_int: 256 is out of range 1-255"),
+        ({"keepalived__advert_int": True}, "nfsha:keepalived:advert_int: must be int or float, not bool True"),
+        ({"keepalived__advert_int": "1s"}, "nfsha:keepalived:advert_int: must be int or float, not str '1s'"),
+        ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 41, "keepalived__auth_type": None},
+         "nfsha:keepalived:advert_int: 41 is out of range 0.01-40.95 (vrrp_version 3)"),
+        ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 0.005, "keepalived__auth_type": None},
+         "nfsha:keepalived:advert_int: 0.005 is out of range 0.01-40.95 (vrrp_version 3)"),
+        ({"keepalived__preempt": False}, None),
+        ({"keepalived__preempt": "no"}, "nfsha:keepalived:preempt: must be bool, not str 'no'"),
+        ({"keepalived__preempt": False, "keepalived__initial_state": "MASTER"}, "nfsha:keepalived:preempt: false needs initial_state BACKUP"),
+        ({"keepalived__preempt_delay": 30}, None),
+        ({"keepalived__preempt_delay": 1001}, "nfsha:keepalived:preempt_delay: 1001 is out of range 0-1000"),
+        ({"keepalived__preempt": False, "keepalived__preempt_delay": 5}, "nfsha:keepalived:preempt_delay: 5 means nothing with preempt false"),
+        ({"keepalived__unicast": True}, None),
+        ({"keepalived__unicast": "yes"}, "nfsha:keepalived:unicast: must be bool, not str 'yes'"),
         # client
         ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
          "nfsha:client:mounts:0:export: 'data' is not an absolute path"),
@@ -117,7 +139,7 @@ def test_missing_pillar_names_every_required_key():
 )
 def test_bad_pillar_is_reported_with_its_key(edits, expected):
     found = problems(edited(**edits))
-    if expected is None:  # a valid edit: an IQN without the optional suffix
+    if expected is None:  # a valid edit (an IQN without the optional suffix, ...)
         assert found == []
     else:
         assert any(p.startswith(expected) for p in found), found

@@ -21,3 +21,4 @@ nfsha-keepalived-config-managed:
     - require:
       - pkg: nfsha-keepalived-install-pkg-installed
       - file: nfsha-keepalived-install-notify-managed
+      - file: nfsha-keepalived-install-nfs-check-managed

@@ -1,7 +1,11 @@
-{#- keepalived starts after nfs-server, with this node's config id, so the
-    one keepalived.conf of the cluster picks this node's @<id> lines. -#}
+{#- keepalived starts with this node's config id, so the one
+    keepalived.conf of the cluster picks this node's @<id> lines. With nfsd
+    on the VIP holder only it starts once the shared file systems are
+    mounted, and nfs-server stops whenever keepalived does; with nfsd on
+    every server it starts after nfs-server, as in the proof of concept. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
+{%- set nfs_server = nfsha.services.nfs_server %}
 
 nfsha-keepalived-install-dropin-managed:
   file.managed:
@@ -11,8 +15,15 @@ nfsha-keepalived-install-dropin-managed:
     - contents: |
         # Managed by Salt (nfsha)
         [Unit]
-        Wants={{ nfsha.services.nfs_server }}.service
-        After={{ nfsha.services.nfs_server }}.service
+{%- if nfsha.nfsd.serve_on == 'holder' %}
+        RequiresMountsFor={{ nfsha.ocfs2.partitions | map(attribute='mount_point') | join(' ') }}
+
+        [Service]
+        ExecStopPost=-/bin/systemctl stop --no-block {{ nfs_server }}.service
+{%- else %}
+        Wants={{ nfs_server }}.service
+        After={{ nfs_server }}.service
+{%- endif %}
 
 nfsha-keepalived-install-defaults-managed:
   file.managed:
@@ -37,4 +48,18 @@ nfsha-keepalived-install-notify-managed:
     - template: jinja
     - mode: '0755'
     - context:
-        nfs_server: {{ nfsha.services.nfs_server }}
+        nfs_server: {{ nfs_server }}
+        serve_on: {{ nfsha.nfsd.serve_on }}
+
+nfsha-keepalived-install-nfs-check-managed:
+  file.managed:
+    - name: {{ nfsha.paths.nfs_check_script }}
+    - source: salt://{{ tplroot }}/files/check-nfs.sh.jinja
+    - template: jinja
+    - mode: '0755'
+    - context:
+        nfs_server: {{ nfs_server }}
+        nfs_lock: {{ nfsha.services.nfs_lock }}
+        serve_on: {{ nfsha.nfsd.serve_on }}
+        vip: {{ nfsha.vip.address }}
+        mount_points: {{ nfsha.ocfs2.partitions | map(attribute='mount_point') | list | json }}

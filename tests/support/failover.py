@@ -1,0 +1,277 @@
+"""
+The failover scenarios of the lab, as the e2e tests check them and
+`make bench` measures them.
+
+Each scenario runs while the client writes numbered, fsync'ed records
+through the VIP (tests/support/workload.py) and the host watches the
+network (tests/support/lab_monitor.py); it ends with both servers back and
+one of them serving. Its Outcome says which server holds the VIP at the
+end, how long the VIP took to move to its new holder (the host's clock),
+the client's longest wait for a write (the client's clock), how many
+acknowledged records are missing afterwards, and for how long two servers
+served NFS at once.
+"""
+import dataclasses
+import statistics
+import time
+import uuid
+
+from tests.support.lab import PILLAR, LabError, servers_of
+
+SERVERS = servers_of(PILLAR)
+WRITER = PILLAR["ocfs2"]["filesystems"]["data"]["user"]
+DATA = PILLAR["ocfs2"]["filesystems"].get("data", {}).get("mount_point", "/srv/nfs4/data")
+# The client's mount of the data export.
+CLIENT_MOUNT = "/data"
+# Records written before the event, and after the cluster has settled.
+QUIET = 3
+# The longest a move may take: an OCFS2 node's death is declared after its
+# disk heartbeat has been silent for o2cb's dead threshold (about 60 s).
+MOVE_TIMEOUT = 240
+# A VM's boot and rejoin under software emulation.
+BOOT_TIMEOUT = 600
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One move of the VIP (a scenario has one or two: a failover, a
+    failback), with what the client saw meanwhile."""
+
+    scenario: str
+    before: str
+    after: str
+    vip_move_s: float | None
+    stall_s: float
+    acked: int
+    lost: int
+    overlap_s: float
+
+
+@dataclasses.dataclass
+class Move:
+    scenario: str
+    # The workload's phase while it happened.
+    phase: str
+    before: str
+    after: str
+    vip_move_s: float | None
+
+
+def run(lab, scenario, preempt=True):
+    """Run ``scenario`` (a key of SCENARIOS) once: an Outcome per move."""
+    (before,) = lab.holders()
+    (other,) = [s for s in SERVERS if s != before]
+    records = f"{CLIENT_MOUNT}/failover-{scenario}-{uuid.uuid4().hex[:8]}"
+    lab.start_workload(records, WRITER)
+    with lab.monitor() as monitor:
+        time.sleep(QUIET)
+        moves = SCENARIOS[scenario](lab, monitor, before, other, preempt)
+        time.sleep(QUIET)
+        log = lab.stop_workload()
+    (holder,) = lab.holders()
+    if holder != moves[-1].after:
+        raise LabError(f"{scenario}: {holder} holds the VIP, not {moves[-1].after}")
+    lost = len(lost_records(lab, records, log, holder))
+    return [
+        Outcome(
+            scenario=move.scenario,
+            before=move.before,
+            after=move.after,
+            vip_move_s=move.vip_move_s,
+            stall_s=round(max(end - start for phase, _, start, end in log if phase == move.phase), 2),
+            acked=len(log),
+            lost=lost,
+            overlap_s=overlap(monitor.samples),
+        )
+        for move in moves
+    ]
+
+
+def lost_records(lab, path, log, holder):
+    """The acknowledged records that the client (its caches dropped) or
+    the VIP holder's file system does not have."""
+    acked = {number for _, number, _, _ in log}
+    lab.sh("client", "sync; echo 3 > /proc/sys/vm/drop_caches")
+    seen_by_client = set(map(int, lab.sh("client", f"cat {path}", user=WRITER).split()))
+    on_server = set(map(int, lab.sh(holder, f"cat {DATA}/{path.rsplit('/', 1)[1]}").split()))
+    return sorted(acked - (seen_by_client & on_server))
+
+
+def overlap(samples):
+    """Seconds during which two servers answered on the NFS port, or two
+    MAC addresses for the VIP (each sample stands for the time to the next)."""
+    total = 0.0
+    for sample, following in zip(samples, samples[1:]):
+        if len(sample["nfsd"]) > 1 or len(sample["vip"]) > 1:
+            total += following["t"] - sample["t"]
+    return round(total, 2)
+
+
+def moved(lab, monitor, since, to):
+    """Wait until ``to`` alone holds the VIP and serves; return (the time
+    from ``since``, or from the last sample when another node still held
+    the VIP if that is later, until then; when it was first seen)."""
+    lab.wait_for(f"{to} to hold the VIP and serve NFS", lambda: monitor.holds(to, since), MOVE_TIMEOUT, 0.2)
+    samples = monitor.since(since)
+    arrived = next(s["t"] for s in samples if s["vip"] == [to] and to in s["nfsd"])
+    left = max([since] + [s["t"] for s in samples if s["t"] < arrived and s["vip"] and s["vip"] != [to]])
+    return round(arrived - left, 2), arrived
+
+
+def healthy(lab, node):
+    """Wait until ``node`` answers again and its keepalived runs."""
+    lab.wait_for(f"{node} to answer", lambda: lab.answers(node), BOOT_TIMEOUT, 5)
+    lab.wait_for(f"keepalived on {node}", lambda: lab.salt(node, "service.status", "keepalived") is True,
+                 BOOT_TIMEOUT, 5)
+
+
+def failback(lab, monitor, since, before, other, preempt, phase):
+    """5: the old holder is back: it takes the VIP again when preemption
+    is on, else the VIP stays where it is. ``since``: when ``other`` took
+    the VIP."""
+    if not preempt:
+        return Move("failback", phase, other, other, None)
+    return Move("failback", phase, other, before, moved(lab, monitor, since, before)[0])
+
+
+def outage(lab, monitor, before, other, preempt, scenario, cut, restore, back):
+    """The VIP holder goes (``cut()``) and comes back (``restore()``): a
+    failover while the workload is in phase ``scenario``, then the failback
+    in phase ``back``."""
+    lab.workload_phase(scenario)
+    since = time.time()
+    cut()
+    move, arrived = moved(lab, monitor, since, other)
+    lab.workload_phase(back)
+    restore()
+    healthy(lab, before)
+    return [Move(scenario, scenario, before, other, move),
+            failback(lab, monitor, arrived, before, other, preempt, phase=back)]
+
+
+def power_off(lab, monitor, before, other, preempt):
+    """1 and 5: the VIP holder loses its power; then it comes back."""
+    return outage(lab, monitor, before, other, preempt, "power-off",
+                  lambda: lab.power_off(before), lambda: lab.power_on(before), "return")
+
+
+def nfs_stopped(lab, monitor, before, other, preempt):
+    """2: nfs-server stops on the VIP holder: its NFS check fails."""
+    lab.workload_phase("nfs-stopped")
+    since = time.time()
+    lab.sh(before, "systemctl stop nfs-server")
+    move, arrived = moved(lab, monitor, since, other)
+    if preempt:
+        # Out of FAULT (its mounts are fine), it takes the VIP back.
+        moved(lab, monitor, arrived, before)
+    return [Move("nfs-stopped", "nfs-stopped", before, before if preempt else other, move)]
+
+
+def link_cut(lab, monitor, before, other, preempt):
+    """3: the VIP holder's cable to the cluster network is cut, then
+    restored. Cut off from the shared disk too, OCFS2 fences it."""
+    return outage(lab, monitor, before, other, preempt, "link-cut",
+                  lambda: lab.set_link(before, up=False), lambda: lab.set_link(before, up=True),
+                  "link-restored")
+
+
+def keepalived_stopped(lab, monitor, before, other, preempt):
+    """4: keepalived is stopped on the VIP holder (planned), then started."""
+    return outage(lab, monitor, before, other, preempt, "keepalived-stopped",
+                  lambda: lab.sh(before, "systemctl stop keepalived"),
+                  lambda: lab.sh(before, "systemctl start keepalived"), "keepalived-started")
+
+
+def target_restarted(lab, monitor, before, other, preempt):
+    """6: the iSCSI target restarts while the client writes."""
+    lab.workload_phase("target-restarted")
+    since = time.time()
+    lab.sh("iscsi", "systemctl restart tgt")
+    # Nothing moves: the holder keeps serving once its disk is back.
+    lab.wait_for("the iSCSI sessions", lambda: len(lab.salt("iscsi", "tgt.sessions")) == len(SERVERS),
+                 MOVE_TIMEOUT, 2)
+    lab.wait_for(f"{before} to serve", lambda: monitor.holds(before, since), MOVE_TIMEOUT, 0.2)
+    return [Move("target-restarted", "target-restarted", before, before, None)]
+
+
+def switched_over(lab, monitor, before, other, preempt):
+    """7: salt-run nfsha.switchover, there and back."""
+    lab.workload_phase("switchover")
+    since = time.time()
+    report = lab.master("salt-run", "nfsha.switchover", f"to={other}")
+    if report.get("to") != other:
+        raise LabError(f"nfsha.switchover to={other}: {report}")
+    move, _ = moved(lab, monitor, since, other)
+    lab.workload_phase("switchback")
+    since = time.time()
+    lab.master("salt-run", "nfsha.switchover", f"to={before}")
+    return [Move("switchover", "switchover", before, other, move),
+            Move("switchback", "switchback", other, before, moved(lab, monitor, since, before)[0])]
+
+
+SCENARIOS = {
+    "power-off": power_off,
+    "nfs-stopped": nfs_stopped,
+    "link-cut": link_cut,
+    "keepalived-stopped": keepalived_stopped,
+    "target-restarted": target_restarted,
+    "switchover": switched_over,
+}
+
+
+def summary(values):
+    """``{median, max}`` of a list of numbers (None values left out)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "max": None}
+    return {"median": round(statistics.median(values), 2), "max": round(max(values), 2)}
+
+
+def figures(profile, outcomes):
+    """One profile's outcomes summed up by scenario, in the order they came:
+    ``{profile, scenario, runs, vip_move_s, stall_s, lost_records}``."""
+    by_scenario = {}
+    for outcome in outcomes:
+        by_scenario.setdefault(outcome.scenario, []).append(outcome)
+    return [
+        {
+            "profile": profile,
+            "scenario": scenario,
+            "runs": len(found),
+            "vip_move_s": summary([o.vip_move_s for o in found]),
+            "stall_s": summary([o.stall_s for o in found]),
+            "lost_records": sum(o.lost for o in found),
+        }
+        for scenario, found in by_scenario.items()
+    ]
+
+
+def table(figures):
+    """The figures of both profiles side by side, one row per scenario."""
+    by = {(f["scenario"], f["profile"]): f for f in figures}
+    rows = [("scenario", "runs", "VIP move s nfsha", "VIP move s seed",
+             "stall s nfsha", "stall s seed", "stall seed/nfsha", "lost nfsha/seed")]
+
+    def pair(figure, key):
+        if not figure or figure[key]["median"] is None:
+            return "-"
+        return f"{figure[key]['median']:g} / {figure[key]['max']:g}"
+
+    def lost(figure):
+        return str(figure["lost_records"]) if figure else "-"
+
+    for scenario in dict.fromkeys(f["scenario"] for f in figures):
+        ours, seed = by.get((scenario, "nfsha")), by.get((scenario, "seed"))
+        ratio = "-"
+        if ours and seed and ours["stall_s"]["median"] and seed["stall_s"]["median"] is not None:
+            ratio = f"{seed['stall_s']['median'] / ours['stall_s']['median']:.1f}x"
+        rows.append((
+            scenario, str((ours or seed)["runs"]),
+            pair(ours, "vip_move_s"), pair(seed, "vip_move_s"),
+            pair(ours, "stall_s"), pair(seed, "stall_s"),
+            ratio, f"{lost(ours)} / {lost(seed)}",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n(median / max over the runs; stall: the client's longest fsync'ed write)"

@@ -1,0 +1,50 @@
+"""
+The failover benchmark's arithmetic (tests/support/failover.py): outcomes
+summed up per scenario, the two profiles side by side, and the time two
+servers served at once, from the monitor's samples.
+"""
+from tests.support.failover import Outcome, figures, overlap, table
+
+
+def outcome(scenario, move, stall, lost=0):
+    return Outcome(scenario, "nfs1", "nfs2", move, stall, acked=100, lost=lost, overlap_s=0.0)
+
+
+def test_figures_give_median_and_max_per_scenario_in_order():
+    found = figures("nfsha", [
+        outcome("power-off", 3.6, 62.0), outcome("failback", None, 2.0),
+        outcome("power-off", 3.8, 64.5, lost=1), outcome("power-off", 4.4, 61.0),
+    ])
+    assert found == [
+        {"profile": "nfsha", "scenario": "power-off", "runs": 3, "vip_move_s": {"median": 3.8, "max": 4.4},
+         "stall_s": {"median": 62.0, "max": 64.5}, "lost_records": 1},
+        {"profile": "nfsha", "scenario": "failback", "runs": 1, "vip_move_s": {"median": None, "max": None},
+         "stall_s": {"median": 2.0, "max": 2.0}, "lost_records": 0},
+    ]
+
+
+def test_the_table_sets_the_profiles_side_by_side():
+    rows = table(figures("nfsha", [outcome("switchover", 1.2, 2.0)])
+                 + figures("seed", [outcome("switchover", 3.6, 91.0)])).splitlines()
+    assert rows[0].split("  ")[0] == "scenario"
+    assert rows[2].split() == ["switchover", "1", "1.2", "/", "1.2", "3.6", "/", "3.6",
+                               "2", "/", "2", "91", "/", "91", "45.5x", "0", "/", "0"]
+    assert rows[-1].startswith("(median / max")
+
+
+def test_a_profile_that_did_not_run_shows_dashes():
+    (row,) = [r for r in table(figures("nfsha", [outcome("link-cut", 4.0, 70.0)])).splitlines()
+              if r.startswith("link-cut")]
+    assert row.split()[-4:] == ["-", "0", "/", "-"]
+
+
+def test_overlap_counts_the_time_two_servers_serve():
+    samples = [
+        {"t": 0.0, "vip": ["nfs1"], "nfsd": ["nfs1"]},
+        {"t": 0.1, "vip": ["nfs1"], "nfsd": ["nfs1", "nfs2"]},
+        {"t": 0.3, "vip": ["nfs1", "nfs2"], "nfsd": ["nfs2"]},
+        {"t": 0.4, "vip": ["nfs2"], "nfsd": ["nfs2"]},
+        {"t": 0.5, "vip": ["nfs2"], "nfsd": ["nfs2"]},
+    ]
+    assert overlap(samples) == 0.3
+    assert overlap(samples[:1]) == 0.0
