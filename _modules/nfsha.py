@@ -454,6 +454,7 @@ def _check_ocfs2(config, problems):
     )
     _in_range(config, ("ocfs2", "port"), 1, 65535, problems)
     _in_range(config, ("ocfs2", "reboot_after_panic"), 1, 3600, problems)
+    _check_o2cb_timeouts(config, problems)
     _string(
         config, ("ocfs2", "partition_label"), problems, re.compile(r"^(gpt|dos)$"), "gpt or dos"
     )
@@ -500,6 +501,27 @@ def _check_ocfs2(config, problems):
         re.compile(r"^0?[0-7]{3,4}$"),
         "an octal mode such as '0755'",
     )
+
+
+# o2cb's lower bounds (o2cb.init configure): heartbeat threshold, then ms.
+O2CB_TIMEOUTS = {
+    "heartbeat_threshold": (7, 1000),
+    "idle_timeout_ms": (5000, 600000),
+    "keepalive_delay_ms": (1000, 600000),
+    "reconnect_delay_ms": (2000, 600000),
+}
+
+
+def _check_o2cb_timeouts(config, problems):
+    base = ("ocfs2", "timeouts")
+    if _get(config, base, problems, dict) is None:
+        return
+    found = {key: _in_range(config, base + (key,), *bounds, problems) for key, bounds in O2CB_TIMEOUTS.items()}
+    idle, keepalive = found["idle_timeout_ms"], found["keepalive_delay_ms"]
+    if idle and keepalive and keepalive >= idle:
+        problems.append(
+            f"nfsha:ocfs2:timeouts:keepalive_delay_ms: {keepalive} must be shorter than idle_timeout_ms {idle}"
+        )
 
 
 def _check_exports(config, problems):

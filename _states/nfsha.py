@@ -139,11 +139,15 @@ def service_on_master(name, instance, reload=False):
     if __opts__["test"]:
         ret.update(result=None, changes=changes, comment=f"{name} would be {wanted}: {why}")
         return ret
-    if enabled and not __salt__["service.disable"](name):
-        return _failed(ret, f"Cannot disable {name}")
+    actions = ["disable"] if enabled else []
     if running != master:
-        act = "start" if master else "stop"
-        if not __salt__[f"service.{act}"](name):
+        actions.append("start" if master else "stop")
+    for act in actions:
+        try:
+            done = __salt__[f"service.{act}"](name)
+        except CommandExecutionError as exc:
+            done, why = False, f"{why}: {exc}"
+        if not done:
             return _failed(ret, f"Cannot {act} {name}: {why}")
     ret.update(changes=changes, comment=f"{name} is {wanted} and not started at boot: {why}")
     return ret
@@ -164,7 +168,11 @@ def mod_watch(name, sfun=None, reload=False, **kwargs):
     if __opts__["test"]:
         ret.update(result=None, comment=f"{name} would be {act}ed")
         return ret
-    if not __salt__[f"service.{act}"](name):
+    try:
+        done = __salt__[f"service.{act}"](name)
+    except CommandExecutionError as exc:
+        return _failed(ret, f"Cannot {act} {name}: {exc}")
+    if not done:
         return _failed(ret, f"Cannot {act} {name}")
     ret.update(changes={act: name}, comment=f"{name} {act}ed")
     return ret

@@ -39,13 +39,21 @@ def __virtual__():
     return __virtualname__
 
 
-def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/default/o2cb"):
+def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/default/o2cb", timeouts=None):
     """
     The o2cb cluster ``name`` is configured with ``nodes`` (a list of ``{name,
     number, address, port}``, port 7777 by default) in ``config``, enabled at
-    boot in ``defaults`` (``O2CB_ENABLED=true``, ``O2CB_BOOTCLUSTER=name``;
-    other lines are kept), and online. A cluster that is online already has
-    its nodes registered again when ``config`` changed.
+    boot in ``defaults`` (``O2CB_ENABLED=true``, ``O2CB_BOOTCLUSTER=name``,
+    and the ``timeouts``; other lines are kept), and online. A cluster that
+    is online already has its nodes registered again when ``config``
+    changed.
+
+    timeouts
+        o2cb's cluster timeouts, ``{heartbeat_threshold, idle_timeout_ms,
+        keepalive_delay_ms, reconnect_delay_ms}`` (any of them), written as
+        ``O2CB_HEARTBEAT_THRESHOLD`` etc. o2cb takes them when the cluster
+        starts, and every server must have the same: a cluster that runs
+        already keeps its own until it restarts on every server.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     if _unavailable(ret, f"o2cb cluster {name} would be configured and brought online"):
@@ -56,10 +64,12 @@ def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/defaul
         if conf:
             ret["changes"][config] = conf
         settings = {"O2CB_ENABLED": "true", "O2CB_BOOTCLUSTER": name}
+        settings.update((f"O2CB_{key.upper()}", str(value)) for key, value in (timeouts or {}).items())
         boot = __salt__["ocfs2.set_o2cb_defaults"](settings, defaults, test=test)
         if boot:
             ret["changes"][defaults] = boot
         status = __salt__["ocfs2.cluster_status"](name, config)
+        later = sorted(k for k in boot if k.removeprefix("O2CB_").lower() in (timeouts or {}))
         if conf or not status["online"]:
             if not test:
                 __salt__["ocfs2.online"](name, config)
@@ -76,6 +86,11 @@ def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/defaul
             ret["comment"] += " (the o2cb kernel stack is not loaded: the o2cb service would start)"
     else:
         ret["comment"] = f"o2cb cluster {name} changed: {', '.join(ret['changes'])}"
+    if later and status["online"]:
+        ret["comment"] += (
+            f"; new timeouts ({', '.join(later)}) apply when the cluster next starts on every server"
+            " (the servers must agree on them: stop it on all, then start it)"
+        )
     return ret
 
 

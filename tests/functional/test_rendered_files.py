@@ -36,8 +36,8 @@ global_defs {{
 
 vrrp_script ping_client {{
   script "/bin/ping -c 1 -W 1 192.168.56.30"
-  interval 2
-  timeout 1
+  interval 3
+  timeout 2
   fall 2
   rise 1
 }}
@@ -46,7 +46,7 @@ vrrp_script check_nfs {{
   script "/usr/local/sbin/nfsha-check-nfs"
   interval 3
   timeout 2
-  fall 1
+  fall 2
   rise 2
 }}
 
@@ -85,9 +85,10 @@ vrrp_instance VI_1 {{
     # Differences from the proof of concept: both nodes start as BACKUP and
     # the priorities elect the master (MASTER on both would make a restarted
     # node grab the VIP back); the scripts have a timeout and ping the
-    # client's address, not a name that needs /etc/hosts; the NFS check is
-    # the formula's script (nfsd runs on the VIP holder only: see
-    # check-nfs.sh.jinja), every 3 s instead of 15; the VIP has its prefix;
+    # client's address, not a name that needs /etc/hosts, every 3 s (ping
+    # gives up a second before keepalived); the NFS check is the formula's
+    # script (nfsd runs on the VIP holder only: see check-nfs.sh.jinja),
+    # every 3 s instead of 15, failing twice before FAULT; the VIP has its prefix;
     # the notify script has the formula's name; the switchover's preference
     # file.
     for server in ("nfs1", "nfs2"):
@@ -171,10 +172,12 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     notify, check, lock = made.values()
     for text in made.values():
         assert shell_syntax_ok(tmp_path, text)
-    assert "MASTER)\n        systemctl start --no-block nfs-server.service" in notify
-    assert "BACKUP|FAULT|STOP)\n        systemctl stop --no-block nfs-server.service" in notify
-    assert "for mount_point in /var/lib/nfs /srv/nfs4/data; do" in check
-    assert "ip -o address show to 192.168.56.10 | grep -q . || exit 0" in check
+    assert ("MASTER)\n        systemctl start --no-block nfs-server.service\n"
+            "        echo \"$STATE\" >/run/nfsha/vrrp-state") in notify
+    assert ("BACKUP|FAULT|STOP)\n        echo \"$STATE\" >/run/nfsha/vrrp-state\n"
+            "        systemctl stop --no-block nfs-server.service") in notify
+    assert "for wanted in /var/lib/nfs /srv/nfs4/data; do" in check
+    assert '[ -r /run/nfsha/vrrp-state ] && read -r state </run/nfsha/vrrp-state\n[ "$state" = MASTER ] || exit 0' in check
     assert "exec 9>>/var/lib/nfs/.nfsha-nfs.lock\nflock 9\nsleep infinity &" in lock
     units = artifacts(highstates["nfs1"])
     dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
@@ -182,7 +185,7 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     nfsdcld = units[("file.managed", "/etc/systemd/system/nfsdcld.service.d/nfsha.conf")]["contents"]
     assert "PartOf=nfs-server.service" in nfsdcld
     keepalived = units[("file.managed", "/etc/systemd/system/keepalived.service.d/nfsha.conf")]["contents"]
-    assert "ExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
+    assert "ExecStopPost=-/bin/rm -f /run/nfsha/vrrp-state\nExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
     assert "Wants=nfs-server" not in keepalived
     assert ("nfsha.service_on_master", "nfs-server") in units
 
@@ -197,7 +200,7 @@ def test_nfsd_on_every_server_as_in_the_proof_of_concept(salt_cli, tmp_path):
         assert shell_syntax_ok(tmp_path, text)
     assert "MASTER)\n        # Serve from the shared state this node now owns.\n        systemctl restart nfs-server.service" in notify
     assert "sleep 10\n        systemctl is-active --quiet nfs-server.service || systemctl start nfs-server.service" in notify
-    assert "ip -o address" not in check
+    assert "vrrp-state" not in check and "vrrp-state" not in notify
     units = artifacts(ret.data["nfs1"])
     dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
     assert "nfsha-nfs-lock" not in dropin

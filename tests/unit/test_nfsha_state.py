@@ -163,6 +163,15 @@ def test_a_failed_start_fails_the_state(service):
     assert ret["comment"] == "Cannot start nfs-server: this node's VI_1 is MASTER"
 
 
+def test_a_cancelled_start_fails_the_state_with_systemds_words(service):
+    # keepalived's notify script stopped it meanwhile (this node lost MASTER).
+    service["keepalived.state"].return_value = "MASTER"
+    service["service.start"].side_effect = CommandExecutionError("Job for nfs-server.service canceled.")
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == "Cannot start nfs-server: this node's VI_1 is MASTER: Job for nfs-server.service canceled."
+
+
 @pytest.mark.parametrize("reload, act", [(False, "restart"), (True, "reload")])
 def test_a_watch_restarts_or_reloads_where_it_runs(service, reload, act):
     service["service.status"].return_value = True

@@ -87,6 +87,9 @@ def test_missing_pillar_names_every_required_key():
         ({"ocfs2__filesystems__data__mount_point": "srv/data"}, "nfsha:ocfs2:filesystems:data:mount_point: 'srv/data' is not an absolute path"),
         ({"ocfs2__filesystems__data__mode": "rwx"}, "nfsha:ocfs2:filesystems:data:mode: 'rwx' is not an octal mode"),
         ({"ocfs2__reboot_after_panic": 0}, "nfsha:ocfs2:reboot_after_panic: 0 is out of range 1-3600"),
+        ({"ocfs2": {"timeouts": {"heartbeat_threshold": 3}}}, "nfsha:ocfs2:timeouts:heartbeat_threshold: 3 is out of range 7-1000"),
+        ({"ocfs2": {"timeouts": {"keepalive_delay_ms": 30000}}},
+         "nfsha:ocfs2:timeouts:keepalive_delay_ms: 30000 must be shorter than idle_timeout_ms 30000"),
         # exports
         ({"exports": []}, "nfsha:exports: needs at least one export"),
         ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},

@@ -387,3 +387,29 @@ def test_a_missing_device_is_planned_under_test_and_fails_otherwise(call, would,
     assert ret["comment"].endswith(f"does not exist yet; {would} once it does")
     for name in ("ocfs2.partition", "ocfs2.mkfs", "ocfs2.reread_partitions", "ocfs2.info"):
         salt[name].assert_not_called()
+
+
+TIMEOUTS = {"heartbeat_threshold": 16, "idle_timeout_ms": 30000, "keepalive_delay_ms": 2000, "reconnect_delay_ms": 2000}
+
+
+def test_cluster_writes_the_timeouts_with_the_boot_settings(salt):
+    first_setup(salt)
+    ocfs2.cluster("ocfs", NODES, timeouts=TIMEOUTS)
+    salt["ocfs2.set_o2cb_defaults"].assert_called_once_with({
+        "O2CB_ENABLED": "true", "O2CB_BOOTCLUSTER": "ocfs", "O2CB_HEARTBEAT_THRESHOLD": "16",
+        "O2CB_IDLE_TIMEOUT_MS": "30000", "O2CB_KEEPALIVE_DELAY_MS": "2000", "O2CB_RECONNECT_DELAY_MS": "2000",
+    }, DEFAULTS, test=False)
+    # A new cluster starts with them: nothing to say.
+    assert "apply when" not in ocfs2.cluster("ocfs", NODES, timeouts=TIMEOUTS)["comment"]
+
+
+def test_new_timeouts_of_a_running_cluster_wait_for_its_restart(salt):
+    salt["ocfs2.set_o2cb_defaults"].return_value = {"O2CB_HEARTBEAT_THRESHOLD": {"old": "31", "new": "16"}}
+    ret = ocfs2.cluster("ocfs", NODES, timeouts=TIMEOUTS)
+    assert ret["result"] is True
+    assert ret["changes"] == {DEFAULTS: {"O2CB_HEARTBEAT_THRESHOLD": {"old": "31", "new": "16"}}}
+    assert ret["comment"] == (
+        f"o2cb cluster ocfs changed: {DEFAULTS}; new timeouts (O2CB_HEARTBEAT_THRESHOLD) apply when the cluster"
+        " next starts on every server (the servers must agree on them: stop it on all, then start it)"
+    )
+    salt["ocfs2.online"].assert_not_called()

@@ -19,6 +19,7 @@ nfsha-keepalived-install-dropin-managed:
         RequiresMountsFor={{ nfsha.ocfs2.partitions | map(attribute='mount_point') | join(' ') }}
 
         [Service]
+        ExecStopPost=-/bin/rm -f {{ nfsha.paths.vrrp_state_file }}
         ExecStopPost=-/bin/systemctl stop --no-block {{ nfs_server }}.service
 {%- else %}
         Wants={{ nfs_server }}.service
@@ -50,6 +51,7 @@ nfsha-keepalived-install-notify-managed:
     - context:
         nfs_server: {{ nfs_server }}
         serve_on: {{ nfsha.nfsd.serve_on }}
+        state_file: {{ nfsha.paths.vrrp_state_file }}
 
 nfsha-keepalived-install-nfs-check-managed:
   file.managed:
@@ -59,7 +61,6 @@ nfsha-keepalived-install-nfs-check-managed:
     - mode: '0755'
     - context:
         nfs_server: {{ nfs_server }}
-        nfs_lock: {{ nfsha.services.nfs_lock }}
         serve_on: {{ nfsha.nfsd.serve_on }}
-        vip: {{ nfsha.vip.address }}
+        state_file: {{ nfsha.paths.vrrp_state_file }}
         mount_points: {{ nfsha.ocfs2.partitions | map(attribute='mount_point') | list | json }}

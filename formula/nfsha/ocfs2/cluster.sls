@@ -18,6 +18,7 @@ nfsha-ocfs2-cluster-online:
     - nodes: {{ nfsha.ocfs2.nodes | json }}
     - config: {{ nfsha.paths.ocfs2_cluster_conf }}
     - defaults: {{ nfsha.paths.o2cb_defaults }}
+    - timeouts: {{ nfsha.ocfs2.timeouts | json }}
     - require:
       - pkg: nfsha-ocfs2-cluster-pkg-installed
 
