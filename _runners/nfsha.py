@@ -13,6 +13,7 @@ to another server, and measures how long the clients waited.
 :depends: the nfsha formula's modules synced to the minions
           (``salt-run state.orchestrate nfsha`` does it)
 """
+import re
 import time
 
 import salt.client
@@ -225,7 +226,7 @@ def summarize(node, answer):
         value = answer.get(function)
         # A missing module or a failed call comes back as a message.
         if isinstance(value, str):
-            errors.append(f"{function}: {value}")
+            errors.append(f"{function}: {_error_message(value)}")
             value = None
         results[key] = value
     if role == "target":
@@ -249,6 +250,15 @@ def summarize(node, answer):
     if errors:
         found["errors"] = errors
     return found
+
+
+def _error_message(answer):
+    """What a failed call says: in a compound call, a function that raised
+    comes back as its whole traceback, whose last line has the message."""
+    if not answer.startswith("Traceback (most recent call last):"):
+        return answer
+    last = answer.rstrip().splitlines()[-1]
+    return re.sub(r"^[\w.]+: ", "", last)
 
 
 def _mounts(active, fstype):

@@ -44,6 +44,9 @@ vrrp_script ping_client {{
 
 vrrp_script check_nfs {{
   script "/usr/local/sbin/nfsha-check-nfs"
+  # Failed until it first succeeds: a server does not become MASTER before
+  # its file systems have been checked.
+  init_fail
   interval 3
   timeout 2
   fall 2
@@ -173,11 +176,19 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     for text in made.values():
         assert shell_syntax_ok(tmp_path, text)
     assert ("MASTER)\n        systemctl start --no-block nfs-server.service\n"
-            "        echo \"$STATE\" >/run/nfsha/vrrp-state") in notify
+            "        read -r up _ </proc/uptime\n"
+            "        echo \"$STATE ${up%.*}\" >/run/nfsha/vrrp-state") in notify
     assert ("BACKUP|FAULT|STOP)\n        echo \"$STATE\" >/run/nfsha/vrrp-state\n"
             "        systemctl stop --no-block nfs-server.service") in notify
     assert "for wanted in /var/lib/nfs /srv/nfs4/data; do" in check
-    assert '[ -r /run/nfsha/vrrp-state ] && read -r state </run/nfsha/vrrp-state\n[ "$state" = MASTER ] || exit 0' in check
+    assert ('[ -r /run/nfsha/vrrp-state ] && read -r state since </run/nfsha/vrrp-state\n'
+            '[ "$state" = MASTER ] || exit 0') in check
+    # On the master: nfsd's threads; else, after its first 30 s as MASTER,
+    # a queued nfs-server job (the only program the check may start).
+    assert '[ "${threads:-0}" -gt 0 ] && exit 0' in check
+    assert '[ $((${up%.*} - ${since:-0})) -lt 30 ] && exit 0' in check
+    assert check.rstrip().endswith('[ -n "$(systemctl show --property=Job --value nfs-server.service)" ]')
+    assert check.count("systemctl") == 1
     assert "exec 9>>/var/lib/nfs/.nfsha-nfs.lock\nflock 9\nsleep infinity &" in lock
     units = artifacts(highstates["nfs1"])
     dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
@@ -187,6 +198,10 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     keepalived = units[("file.managed", "/etc/systemd/system/keepalived.service.d/nfsha.conf")]["contents"]
     assert "ExecStopPost=-/bin/rm -f /run/nfsha/vrrp-state\nExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
     assert "Wants=nfs-server" not in keepalived
+    # Ordered after the shared mounts but not bound to them: without them
+    # its NFS check keeps it in FAULT, a dependency would leave it dead.
+    assert "[Unit]\nAfter=remote-fs.target\n" in keepalived
+    assert "Requires" not in keepalived
     assert ("nfsha.service_on_master", "nfs-server") in units
 
 
@@ -238,6 +253,16 @@ def test_cluster_conf(highstates):
     for server in ("nfs1", "nfs2"):
         args = produced(highstates[server], "ocfs2.cluster", "ocfs")
         assert ocfs2.render_cluster_conf("ocfs", args["nodes"]) == expected
+
+
+def test_ocfs2_mounts_wait_for_o2cb_at_boot(highstates):
+    # Found in the lab: a mount before o2cb has registered the cluster fails
+    # ("Cluster name is invalid while trying to join the group").
+    for server in ("nfs1", "nfs2"):
+        for point in ("/var/lib/nfs", "/srv/nfs4/data"):
+            args = produced(highstates[server], "mount.mounted", point)
+            assert args["opts"] == ["_netdev", "noatime", "x-systemd.requires=o2cb.service"]
+            assert args["extra_mount_invisible_keys"] == ["x-systemd.requires"]
 
 
 def test_targets_conf(highstates):

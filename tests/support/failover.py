@@ -8,8 +8,10 @@ network (tests/support/lab_monitor.py); it ends with both servers back and
 one of them serving. Its Outcome says which server holds the VIP at the
 end, how long the VIP took to move to its new holder (the host's clock),
 the client's longest wait for a write (the client's clock), how many
-acknowledged records are missing afterwards, and for how long two servers
-served NFS at once.
+acknowledged records are missing afterwards, for how long two servers
+served NFS at once (never: the NFS service lock), and for how long two
+answered ARP for the VIP (VRRP's own handover: the old master answers
+until it hears the new one).
 """
 import dataclasses
 import statistics
@@ -44,7 +46,8 @@ class Outcome:
     stall_s: float
     acked: int
     lost: int
-    overlap_s: float
+    nfsd_overlap_s: float
+    vip_overlap_s: float
 
 
 @dataclasses.dataclass
@@ -81,7 +84,8 @@ def run(lab, scenario, preempt=True):
             stall_s=round(max(end - start for phase, _, start, end in log if phase == move.phase), 2),
             acked=len(log),
             lost=lost,
-            overlap_s=overlap(monitor.samples),
+            nfsd_overlap_s=overlap(monitor.samples, "nfsd"),
+            vip_overlap_s=overlap(monitor.samples, "vip"),
         )
         for move in moves
     ]
@@ -97,12 +101,13 @@ def lost_records(lab, path, log, holder):
     return sorted(acked - (seen_by_client & on_server))
 
 
-def overlap(samples):
-    """Seconds during which two servers answered on the NFS port, or two
-    MAC addresses for the VIP (each sample stands for the time to the next)."""
+def overlap(samples, key):
+    """Seconds during which two servers answered on the NFS port (``key``
+    nfsd), or two MAC addresses for the VIP (vip); each sample stands for
+    the time to the next."""
     total = 0.0
     for sample, following in zip(samples, samples[1:]):
-        if len(sample["nfsd"]) > 1 or len(sample["vip"]) > 1:
+        if len(sample[key]) > 1:
             total += following["t"] - sample["t"]
     return round(total, 2)
 

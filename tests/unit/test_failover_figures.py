@@ -7,7 +7,7 @@ from tests.support.failover import Outcome, figures, overlap, table
 
 
 def outcome(scenario, move, stall, lost=0):
-    return Outcome(scenario, "nfs1", "nfs2", move, stall, acked=100, lost=lost, overlap_s=0.0)
+    return Outcome(scenario, "nfs1", "nfs2", move, stall, acked=100, lost=lost, nfsd_overlap_s=0.0, vip_overlap_s=0.0)
 
 
 def test_figures_give_median_and_max_per_scenario_in_order():
@@ -38,7 +38,7 @@ def test_a_profile_that_did_not_run_shows_dashes():
     assert row.split()[-4:] == ["-", "0", "/", "-"]
 
 
-def test_overlap_counts_the_time_two_servers_serve():
+def test_overlap_counts_the_time_two_servers_serve_or_hold_the_vip():
     samples = [
         {"t": 0.0, "vip": ["nfs1"], "nfsd": ["nfs1"]},
         {"t": 0.1, "vip": ["nfs1"], "nfsd": ["nfs1", "nfs2"]},
@@ -46,5 +46,6 @@ def test_overlap_counts_the_time_two_servers_serve():
         {"t": 0.4, "vip": ["nfs2"], "nfsd": ["nfs2"]},
         {"t": 0.5, "vip": ["nfs2"], "nfsd": ["nfs2"]},
     ]
-    assert overlap(samples) == 0.3
-    assert overlap(samples[:1]) == 0.0
+    assert overlap(samples, "nfsd") == 0.2
+    assert overlap(samples, "vip") == 0.1
+    assert overlap(samples[:1], "nfsd") == 0.0

@@ -4,7 +4,7 @@ summed up (the answers have the shapes the modules return).
 """
 import pytest
 
-from tests.conftest import load_salt_module
+from tests.conftest import RECORDED, load_salt_module
 
 NODES = {
     "iscsi": {"role": "target", "address": "192.168.56.20"},
@@ -124,6 +124,16 @@ def test_failed_queries_are_listed_not_hidden(runner, monkeypatch):
     assert nfs2["errors"] == [
         "keepalived.instances: ERROR: keepalived is not running (no /run/keepalived.pid)",
         "nfs3.list_exports: 'nfs3.list_exports' is not available.",
+    ]
+
+
+def test_a_query_that_raised_is_listed_by_its_message(runner, monkeypatch):
+    broken = server("BACKUP", 100, False)
+    # Recorded: a compound call's answer for a function that raised.
+    broken["keepalived.instances"] = (RECORDED / "salt/compound-call-exception.txt").read_text()
+    report, _ = run(runner, monkeypatch, dict(ANSWERS, nfs2=broken))
+    assert report["nodes"]["nfs2"]["errors"] == [
+        "keepalived.instances: keepalived is not running (no live pid in /run/keepalived.pid)",
     ]
 
 

@@ -1,8 +1,11 @@
 {#- keepalived starts with this node's config id, so the one
     keepalived.conf of the cluster picks this node's @<id> lines. With nfsd
-    on the VIP holder only it starts once the shared file systems are
-    mounted, and nfs-server stops whenever keepalived does; with nfsd on
-    every server it starts after nfs-server, as in the proof of concept. -#}
+    on the VIP holder only it starts after the shared file systems' mounts
+    (remote-fs.target) but does not require them: without them its NFS
+    check keeps it in FAULT until they appear, where a failed dependency
+    would leave it dead. nfs-server stops whenever keepalived does. With
+    nfsd on every server it starts after nfs-server, as in the proof of
+    concept. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- set nfs_server = nfsha.services.nfs_server %}
@@ -16,7 +19,7 @@ nfsha-keepalived-install-dropin-managed:
         # Managed by Salt (nfsha)
         [Unit]
 {%- if nfsha.nfsd.serve_on == 'holder' %}
-        RequiresMountsFor={{ nfsha.ocfs2.partitions | map(attribute='mount_point') | join(' ') }}
+        After=remote-fs.target
 
         [Service]
         ExecStopPost=-/bin/rm -f {{ nfsha.paths.vrrp_state_file }}
@@ -63,4 +66,7 @@ nfsha-keepalived-install-nfs-check-managed:
         nfs_server: {{ nfs_server }}
         serve_on: {{ nfsha.nfsd.serve_on }}
         state_file: {{ nfsha.paths.vrrp_state_file }}
+        # How long a new MASTER's nfsd may take to start before the check
+        # asks systemd (measured under software emulation: about 10 s).
+        startup_s: 30
         mount_points: {{ nfsha.ocfs2.partitions | map(attribute='mount_point') | list | json }}

@@ -1,10 +1,12 @@
 {#- Both servers mount both OCFS2 file systems (in fstab with _netdev, so
-    they come back at boot after the iSCSI login). The device is udev's
+    they come back at boot after the iSCSI login, and after o2cb: a mount
+    before the cluster is registered fails). The device is udev's
     by-path name of the partition: stable across boots, and known before
     the file system exists, so test=True can plan a fresh cluster. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- set data = nfsha.ocfs2.filesystems.data %}
+{%- set after_o2cb = 'x-systemd.requires=' ~ nfsha.services.o2cb ~ '.service' %}
 
 include:
   - {{ tplroot }}.ocfs2.format
@@ -27,7 +29,9 @@ nfsha-ocfs2-mounts-{{ fs.name }}-mounted:
     - name: {{ fs.mount_point }}
     - device: {{ fs.partition }}
     - fstype: ocfs2
-    - opts: {{ fs.options | json }}
+    - opts: {{ (fs.options + [after_o2cb]) | json }}
+    # Only in fstab, never among the mounted file system's options.
+    - extra_mount_invisible_keys: [x-systemd.requires]
     - mkmnt: True
     - persist: True
     - require:
