@@ -32,6 +32,9 @@ QUIET = 3
 MOVE_TIMEOUT = 240
 # A VM's boot and rejoin under software emulation.
 BOOT_TIMEOUT = 600
+# A client's first write after a restart or a move: the proof of concept's
+# grace period is 90 s.
+RECOVERY_TIMEOUT = 300
 
 
 @dataclasses.dataclass
@@ -67,8 +70,13 @@ def run(lab, scenario, preempt=True):
     records = f"{CLIENT_MOUNT}/failover-{scenario}-{uuid.uuid4().hex[:8]}"
     lab.start_workload(records, WRITER)
     with lab.monitor() as monitor:
+        # The client writes before the event (not still in the grace period
+        # of a restart before it) and again after the last move (the server
+        # is back before the client is): each phase has its own writes.
+        writes_in("start", lab)
         time.sleep(QUIET)
         moves = SCENARIOS[scenario](lab, monitor, before, other, preempt)
+        writes_in(moves[-1].phase, lab)
         time.sleep(QUIET)
         log = lab.stop_workload()
     (holder,) = lab.holders()
@@ -89,6 +97,12 @@ def run(lab, scenario, preempt=True):
         )
         for move in moves
     ]
+
+
+def writes_in(phase, lab):
+    """Wait until the workload has acknowledged a write begun in ``phase``."""
+    lab.wait_for(f"the client to write ({phase})",
+                 lambda: any(r[0] == phase for r in lab.workload_records()), RECOVERY_TIMEOUT, 2)
 
 
 def lost_records(lab, path, log, holder):

@@ -174,12 +174,11 @@ class Lab:
             if time.monotonic() > deadline:
                 raise LabError("the workload did not stop")
             time.sleep(2)
-        records = []
-        for line in log.splitlines():
-            fields = line.split()
-            if len(fields) == 4:
-                records.append((fields[0], int(fields[1]), float(fields[2]), float(fields[3])))
-        return records
+        return _records(log)
+
+    def workload_records(self):
+        """The workload's log so far, as stop_workload returns it."""
+        return _records(self.sh("client", f"cat {WORKLOAD_LOG}"))
 
     def wait_for(self, what, check, timeout, interval=1):
         """Wait until ``check()`` is true; fail with ``what`` after ``timeout`` s."""
@@ -219,6 +218,16 @@ class Monitor:
         holding the VIP, with nfsd serving on it."""
         recent = self.since(since)
         return bool(recent) and recent[-1]["vip"] == [node] and node in recent[-1]["nfsd"]
+
+
+def _records(log):
+    """``[(phase, n, start, end)]`` of the workload's log lines."""
+    records = []
+    for line in log.splitlines():
+        fields = line.split()
+        if len(fields) == 4:
+            records.append((fields[0], int(fields[1]), float(fields[2]), float(fields[3])))
+    return records
 
 
 def servers_of(pillar):
