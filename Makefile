@@ -39,7 +39,7 @@ test-functional: host-packages $(VENV)/.done
 
 # The VM lab tier: replaces a running lab, removes it at the end.
 test-e2e: lab-packages $(VENV)/.done
-	$(VENV_PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -m e2e --durations=0 $(PYTEST_ARGS)
 
 # The four VMs of pillar/nfsha.sls, converged by the orchestration (lab/up).
 lab: lab-packages $(VENV)/.done

@@ -218,8 +218,13 @@ def _call(client, minion, function, args):
 def summarize(node, answer):
     """One node's status from its answers to its role's queries (pure)."""
     role = node.get("role")
-    found = {"role": role, "address": node.get("address"), "reachable": answer is not None}
-    if answer is None:
+    # A node that did not answer in time comes back as the master's message
+    # ("Minion did not return. [No response]..."), or not at all.
+    reachable = isinstance(answer, dict)
+    found = {"role": role, "address": node.get("address"), "reachable": reachable}
+    if not reachable:
+        if isinstance(answer, str):
+            found["errors"] = [answer.splitlines()[0]]
         return found
     results, errors = {}, []
     for key, function, _ in QUERIES.get(role, []):

@@ -55,7 +55,8 @@ class FakeClient:
 
     def cmd(self, ids, functions, args, tgt_type, timeout):
         self.calls.append((ids, functions, args, tgt_type))
-        return {i: self.answers[i] for i in ids if i in self.answers}
+        # As LocalClient.cmd: False for a targeted minion without an answer.
+        return {i: self.answers.get(i, False) for i in ids}
 
 
 @pytest.fixture
@@ -111,6 +112,18 @@ def test_a_silent_node_is_unreachable(runner, monkeypatch):
     answers = {k: v for k, v in ANSWERS.items() if k != "nfs2"}
     report, _ = run(runner, monkeypatch, answers)
     assert report["nodes"]["nfs2"] == {"role": "server", "address": "192.168.56.12", "reachable": False}
+    assert report["vip_holders"] == ["nfs1"]
+
+
+def test_a_node_that_did_not_answer_in_time_is_unreachable(runner, monkeypatch):
+    # Recorded: the master's answer for a minion that did not return.
+    silent = (RECORDED / "salt/not-connected.txt").read_text()
+    report, _ = run(runner, monkeypatch, dict(ANSWERS, nfs2=silent))
+    assert report["nodes"]["nfs2"] == {
+        "role": "server", "address": "192.168.56.12", "reachable": False,
+        "errors": ["Minion did not return. [Not connected]"],
+    }
+    assert report["vip_holders"] == ["nfs1"]
 
 
 def test_failed_queries_are_listed_not_hidden(runner, monkeypatch):
