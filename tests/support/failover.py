@@ -14,11 +14,12 @@ answered ARP for the VIP (VRRP's own handover: the old master answers
 until it hears the new one).
 """
 import dataclasses
+import json
 import statistics
 import time
 import uuid
 
-from tests.support.lab import PILLAR, LabError, servers_of
+from tests.support.lab import PILLAR, STATE, LabError, servers_of
 
 SERVERS = servers_of(PILLAR)
 WRITER = PILLAR["ocfs2"]["filesystems"]["data"]["user"]
@@ -83,6 +84,10 @@ def run(lab, scenario, preempt=True):
     if holder != moves[-1].after:
         raise LabError(f"{scenario}: {holder} holds the VIP, not {moves[-1].after}")
     lost = len(lost_records(lab, records, log, holder))
+    if lost:
+        # What the client saw, kept for the post-mortem (the next run's
+        # workload starts a new log).
+        (STATE / f"{records.rsplit('/', 1)[1]}.log.json").write_text(json.dumps(log))
     return [
         Outcome(
             scenario=move.scenario,
@@ -110,9 +115,15 @@ def lost_records(lab, path, log, holder):
     the VIP holder's file system does not have."""
     acked = {number for _, number, _, _ in log}
     lab.sh("client", "sync; echo 3 > /proc/sys/vm/drop_caches")
-    seen_by_client = set(map(int, lab.sh("client", f"cat {path}", user=WRITER).split()))
-    on_server = set(map(int, lab.sh(holder, f"cat {DATA}/{path.rsplit('/', 1)[1]}").split()))
+    seen_by_client = records_in(lab.sh("client", f"cat {path}", user=WRITER))
+    on_server = records_in(lab.sh(holder, f"cat {DATA}/{path.rsplit('/', 1)[1]}"))
     return sorted(acked - (seen_by_client & on_server))
+
+
+def records_in(text):
+    """The record numbers in a records file; a damaged record (a range of
+    NUL bytes where the file lost its data) is not one."""
+    return {int(token) for token in text.split() if token.isdigit()}
 
 
 def overlap(samples, key):
