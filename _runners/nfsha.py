@@ -219,7 +219,7 @@ def summarize(node, answer):
     """One node's status from its answers to its role's queries (pure)."""
     role = node.get("role")
     # A node that did not answer in time comes back as the master's message
-    # ("Minion did not return. [No response]..."), or not at all.
+    # ("Minion did not return. [No response]..."), or as False.
     reachable = isinstance(answer, dict)
     found = {"role": role, "address": node.get("address"), "reachable": reachable}
     if not reachable:
