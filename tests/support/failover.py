@@ -69,6 +69,7 @@ def run(lab, scenario, preempt=True):
     (before,) = lab.holders()
     (other,) = [s for s in SERVERS if s != before]
     records = f"{CLIENT_MOUNT}/failover-{scenario}-{uuid.uuid4().hex[:8]}"
+    started = time.time()
     lab.start_workload(records, WRITER)
     with lab.monitor() as monitor:
         # The client writes before the event (not still in the grace period
@@ -85,9 +86,9 @@ def run(lab, scenario, preempt=True):
         raise LabError(f"{scenario}: {holder} holds the VIP, not {moves[-1].after}")
     lost = len(lost_records(lab, records, log, holder))
     if lost:
-        # What the client saw, kept for the post-mortem (the next run's
-        # workload starts a new log).
-        (STATE / f"{records.rsplit('/', 1)[1]}.log.json").write_text(json.dumps(log))
+        # Kept for the post-mortem: the next run's workload starts a new log.
+        post_mortem = STATE / f"{records.rsplit('/', 1)[1]}.json"
+        post_mortem.write_text(json.dumps(evidence(lab, records, started, log, moves, monitor.samples)))
     return [
         Outcome(
             scenario=move.scenario,
@@ -118,6 +119,26 @@ def lost_records(lab, path, log, holder):
     seen_by_client = records_in(lab.sh("client", f"cat {path}", user=WRITER))
     on_server = records_in(lab.sh(holder, f"cat {DATA}/{path.rsplit('/', 1)[1]}"))
     return sorted(acked - (seen_by_client & on_server))
+
+
+def evidence(lab, path, since, log, moves, samples):
+    """What a run that lost records leaves for its post-mortem: the client's
+    log, the moves, the monitor's samples and, per server, its kernel's and
+    the NFS services' messages since ``since`` and the records file as its
+    page cache and as the shared disk (O_DIRECT) hold it."""
+    name = path.rsplit("/", 1)[1]
+    servers = {}
+    for server in SERVERS:
+        servers[server] = {
+            what: lab.salt(server, "cmd.run", command, "python_shell=True")
+            for what, command in {
+                "journal": f"journalctl -o short-unix --since @{since:.0f} -k -u nfs-server -u keepalived -u o2cb",
+                "cached": f"od -c {DATA}/{name} | tail -n 40",
+                "disk": f"dd if={DATA}/{name} iflag=direct bs=1M status=none | od -c | tail -n 40",
+                "stat": f"stat {DATA}/{name}",
+            }.items()
+        }
+    return {"log": log, "moves": [dataclasses.asdict(m) for m in moves], "samples": samples, "servers": servers}
 
 
 def records_in(text):

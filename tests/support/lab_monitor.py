@@ -13,6 +13,7 @@ times every sample, whatever the VMs' clocks say.
 """
 import ipaddress
 import json
+import os
 import select
 import socket
 import struct
@@ -84,7 +85,14 @@ def main(vip, servers):
         started = time.monotonic()
         sample = {"t": round(time.time(), 3), "vip": who_has(sock, request, vip),
                   "nfsd": [s for s in servers if nfsd_up(s)]}
-        print(json.dumps(sample), flush=True)
+        try:
+            print(json.dumps(sample), flush=True)
+        except BrokenPipeError:
+            # The reader has gone (the terminate reached lab/ns exec's
+            # shell, not this process): the run is over. Python's own
+            # flush at exit would fail again on the closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
         time.sleep(max(0.0, PERIOD - (time.monotonic() - started)))
 
 
