@@ -124,17 +124,21 @@ def lost_records(lab, path, log, holder):
 def evidence(lab, path, since, log, moves, samples):
     """What a run that lost records leaves for its post-mortem: the client's
     log, the moves, the monitor's samples and, per server, its kernel's and
-    the NFS services' messages since ``since`` and the records file as its
-    page cache and as the shared disk (O_DIRECT) hold it."""
+    the NFS services' messages since ``since`` and the records file's NUL
+    bytes as its page cache and as the shared disk (O_DIRECT) hold it."""
     name = path.rsplit("/", 1)[1]
+    disk = f"dd if={DATA}/{name} iflag=direct bs=1M status=none"
     servers = {}
     for server in SERVERS:
         servers[server] = {
             what: lab.salt(server, "cmd.run", command, "python_shell=True")
             for what, command in {
                 "journal": f"journalctl -o short-unix --since @{since:.0f} -k -u nfs-server -u keepalived -u o2cb",
-                "cached": f"od -c {DATA}/{name} | tail -n 40",
-                "disk": f"dd if={DATA}/{name} iflag=direct bs=1M status=none | od -c | tail -n 40",
+                # Where the NUL bytes are, through the page cache and on the
+                # disk, and where the two differ.
+                "cached_nul": f"od -A d -v -c {DATA}/{name} | grep -F '\\0' | head -n 20",
+                "disk_nul": f"{disk} | od -A d -v -c | grep -F '\\0' | head -n 20",
+                "cached_vs_disk": f"{disk} | cmp - {DATA}/{name}",
                 "stat": f"stat {DATA}/{name}",
             }.items()
         }
