@@ -440,6 +440,36 @@ def _check_iscsi(config, problems):
         problems.append(
             "nfsha:iscsi:mutual_chap:password: must differ from iscsi:chap:password (RFC 3720)"
         )
+    _check_iscsi_watchdog(config, problems)
+
+
+# What the iSCSI watchdog needs, once it has found a stuck session, to bring
+# the disk back (a TCP probe, an iscsid restart, a login) before OCFS2 would
+# fence the server.
+WATCHDOG_RECOVERY_S = 10
+
+
+def _check_iscsi_watchdog(config, problems):
+    base = ("iscsi", "watchdog")
+    if _get(config, base, problems, dict) is None:
+        return
+    enabled = _get(config, base + ("enabled",), problems, bool)
+    stuck_after = _in_range(config, base + ("stuck_after",), 3, 600, problems)
+    max_wait = _in_range(config, base + ("max_wait",), 3, 86400, problems)
+    if stuck_after and max_wait and max_wait < stuck_after:
+        problems.append(
+            f"nfsha:iscsi:watchdog:max_wait: {max_wait} must not be shorter than stuck_after {stuck_after}"
+        )
+    # _check_o2cb_timeouts reports a bad threshold.
+    threshold = _get(config, ("ocfs2", "timeouts", "heartbeat_threshold"), [], int)
+    if enabled and stuck_after and threshold:
+        dead_s = (threshold - 1) * 2
+        if stuck_after + WATCHDOG_RECOVERY_S > dead_s:
+            problems.append(
+                f"nfsha:iscsi:watchdog:stuck_after: {stuck_after} s leaves less than {WATCHDOG_RECOVERY_S} s"
+                f" before OCFS2 fences the server ({dead_s} s, from ocfs2:timeouts:heartbeat_threshold"
+                f" {threshold}): lower it, raise the threshold or disable the watchdog"
+            )
 
 
 def _check_ocfs2(config, problems):

@@ -27,7 +27,7 @@
     step re-applies nothing but its own states and their prerequisites. #}
 {{ step('nfsha-sync-and-validate', all_nodes, 'nfsha.validate', none) }}
 {{ step('nfsha-iscsi-target', [nfsha.roles.target], 'nfsha.iscsi.target', 'nfsha-sync-and-validate') }}
-{{ step('nfsha-storage', servers, ['nfsha.iscsi.initiator', 'nfsha.ocfs2.cluster'], 'nfsha-iscsi-target') }}
+{{ step('nfsha-storage', servers, ['nfsha.iscsi.initiator', 'nfsha.iscsi.watchdog', 'nfsha.ocfs2.cluster'], 'nfsha-iscsi-target') }}
 {#- One server at a time, the format node first (nfsha.nfs includes the
     OCFS2 formatting and mounts): both share /var/lib/nfs. #}
 {%- set format_node = nfsha.ocfs2.format_node %}

@@ -52,6 +52,7 @@ def test_every_minion_renders_the_states_of_its_role(highstates):
         ids = set(highstates[server])
         assert {
             "nfsha-iscsi-initiator-logged-in",
+            "nfsha-iscsi-watchdog-running",
             "nfsha-ocfs2-cluster-online",
             "nfsha-ocfs2-cluster-sysctl-kernel.panic-present",
             "nfsha-ocfs2-cluster-sysctl-kernel.panic_on_oops-present",

@@ -292,3 +292,26 @@ def test_targets_conf(highstates):
         "",
     ]
     assert args["config"] == "/etc/tgt/conf.d/nfsha.conf"
+
+
+def test_the_iscsi_watchdog(highstates, salt_cli, tmp_path):
+    # Each server watches its sessions and iscsid's messages (the script's
+    # own test: test_iscsi_watchdog.py); with iscsi:watchdog:enabled false
+    # it is gone.
+    for server in ("nfs1", "nfs2"):
+        made = artifacts(highstates[server])
+        script = made[("file.managed", "/usr/local/sbin/nfsha-iscsi-watchdog")]
+        check = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        assert "sessions=/sys/class/iscsi_session\nwait=5\n" in script
+        assert 'journalctl --unit=iscsid --since="@$since" --output=cat' in script
+        assert "systemctl restart iscsid\n" in script
+        unit = made[("file.managed", "/etc/systemd/system/nfsha-iscsi-watchdog.service")]["contents"]
+        assert "ExecStart=/usr/local/sbin/nfsha-iscsi-watchdog\nRestart=always\n" in unit
+        assert made[("service.running", "nfsha-iscsi-watchdog")]["enable"] is True
+    ret = show_highstate(salt_cli, {"nfsha": {"iscsi": {"watchdog": {"enabled": False}}}})
+    assert ret.returncode == 0, ret
+    made = artifacts(ret.data["nfs1"])
+    assert made[("service.dead", "nfsha-iscsi-watchdog")]["enable"] is False
+    assert ("file.absent", "nfsha-iscsi-watchdog-absent") in made
+    assert not any(name == "/usr/local/sbin/nfsha-iscsi-watchdog" for function, name in made if function == "file.managed")

@@ -90,6 +90,15 @@ def test_missing_pillar_names_every_required_key():
         ({"ocfs2": {"timeouts": {"heartbeat_threshold": 3}}}, "nfsha:ocfs2:timeouts:heartbeat_threshold: 3 is out of range 7-1000"),
         ({"ocfs2": {"timeouts": {"keepalive_delay_ms": 30000}}},
          "nfsha:ocfs2:timeouts:keepalive_delay_ms: 30000 must be shorter than idle_timeout_ms 30000"),
+        # iscsi: the watchdog, which must act before OCFS2 fences the server
+        ({"iscsi__watchdog__enabled": "yes"}, "nfsha:iscsi:watchdog:enabled: must be bool, not str 'yes'"),
+        ({"iscsi__watchdog__stuck_after": 2}, "nfsha:iscsi:watchdog:stuck_after: 2 is out of range 3-600"),
+        ({"iscsi__watchdog__max_wait": 4}, "nfsha:iscsi:watchdog:max_wait: 4 must not be shorter than stuck_after 5"),
+        ({"iscsi__watchdog__stuck_after": 51},
+         "nfsha:iscsi:watchdog:stuck_after: 51 s leaves less than 10 s before OCFS2 fences the server (60 s, from ocfs2:timeouts:heartbeat_threshold 31)"),
+        ({"ocfs2": {"timeouts": {"heartbeat_threshold": 7}}}, "nfsha:iscsi:watchdog:stuck_after: 5 s leaves less than 10 s"),
+        ({"ocfs2": {"timeouts": {"heartbeat_threshold": 7}}, "iscsi__watchdog__enabled": False}, None),
+        ({"iscsi__watchdog__stuck_after": 50}, None),
         # exports
         ({"exports": []}, "nfsha:exports: needs at least one export"),
         ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},
