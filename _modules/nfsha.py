@@ -444,8 +444,8 @@ def _check_iscsi(config, problems):
 
 
 # What the iSCSI watchdog needs, once it has found a stuck session, to bring
-# the disk back (a TCP probe, an iscsid restart, a login) before OCFS2 would
-# fence the server.
+# the disk back before OCFS2 would fence the server: an iscsid restart and
+# a login took 7-10 s in the lab (docs/failover.md).
 WATCHDOG_RECOVERY_S = 10
 
 
