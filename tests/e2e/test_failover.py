@@ -79,8 +79,7 @@ def test_iscsids_reopen_loop_ends_before_ocfs2_fences_the_server(lab, first_run)
         since = time.time()
         lab.sh("iscsi", "systemctl restart tgt")
         # A stuck session never comes back without nfsha-iscsi-watchdog.
-        lab.wait_for("the iSCSI sessions", lambda: len(lab.salt("iscsi", "tgt.sessions")) == len(failover.SERVERS),
-                     failover.MOVE_TIMEOUT, 2)
+        failover.sessions_back(lab)
         stuck = [s for s in failover.SERVERS if "can't bind conn" in journal(lab, s, "iscsid", since)]
         if stuck:
             break

@@ -21,8 +21,6 @@ STUCK_AFTER = 2
 MAX_WAIT = 4
 # The script looks once a second and counts in bash's whole seconds.
 SLACK = 3
-
-
 RECORDED = ROOT / "tests/recorded/open-iscsi/reopen-loop.journal"
 
 

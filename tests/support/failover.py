@@ -242,22 +242,21 @@ def target_restarted(lab, monitor, before, other, preempt):
     keeps serving once its disk is back: iscsid re-opens the sessions, or
     nfsha-iscsi-watchdog restarts iscsid where it is stuck re-opening one
     (open-iscsi #387, docs/failover.md), before OCFS2 would fence it."""
-    return disk_outage(lab, monitor, before, "target-restarted", lambda: lab.sh("iscsi", "systemctl restart tgt"))
-
-
-def disk_outage(lab, monitor, before, scenario, cut):
-    """The servers lose the shared disk for a while (``cut()``): the VIP
-    holder gets it back, without a fence, and serves again."""
     boot = boot_id(lab, before)
-    lab.workload_phase(scenario)
+    lab.workload_phase("target-restarted")
     since = time.time()
-    cut()
+    lab.sh("iscsi", "systemctl restart tgt")
+    sessions_back(lab)
+    if boot_id(lab, before) != boot:
+        raise LabError(f"target-restarted: OCFS2 fenced {before}")
+    lab.wait_for(f"{before} to serve", lambda: monitor.holds(before, since), MOVE_TIMEOUT, 0.2)
+    return [Move("target-restarted", "target-restarted", before, before, None)]
+
+
+def sessions_back(lab):
+    """Wait until the target has a session from every server again."""
     lab.wait_for("the iSCSI sessions", lambda: len(lab.salt("iscsi", "tgt.sessions")) == len(SERVERS),
                  MOVE_TIMEOUT, 2)
-    if boot_id(lab, before) != boot:
-        raise LabError(f"{scenario}: OCFS2 fenced {before}")
-    lab.wait_for(f"{before} to serve", lambda: monitor.holds(before, since), MOVE_TIMEOUT, 0.2)
-    return [Move(scenario, scenario, before, before, None)]
 
 
 def boot_id(lab, node):
