@@ -1,10 +1,16 @@
 """
 The failover benchmark's arithmetic (tests/support/failover.py): outcomes
 summed up per scenario, the two profiles side by side, and the time two
-servers served at once, from the monitor's samples.
+servers served at once, from the monitor's samples; lab/bench keeping
+what it measured before a scenario failed.
 """
-from tests.conftest import RECORDED
+import importlib.machinery
+import importlib.util
+
+from tests.conftest import RECORDED, ROOT
+from tests.support import failover
 from tests.support.failover import Outcome, figures, overlap, records_in, table
+from tests.support.lab import LabError
 
 
 def outcome(scenario, move, stall, lost=0):
@@ -60,3 +66,38 @@ def test_records_lost_to_nul_bytes_are_missing_not_an_error():
     assert set(range(1, 421)) <= found
     assert found.isdisjoint(range(421, 457))
     assert 457 in found
+
+
+class ConvergedLab:
+    """A lab whose orchestration always passes: what lab/bench asks of it."""
+
+    def __init__(self):
+        self.profiles = []
+
+    def edit_pillar(self, edits):
+        self.profiles.append(edits)
+
+    def orchestrate(self):
+        return {}, 1.0
+
+
+def load_bench():
+    loader = importlib.machinery.SourceFileLoader("bench", str(ROOT / "lab/bench"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_the_bench_keeps_the_figures_measured_before_a_scenario_fails(monkeypatch):
+    def run(lab, scenario):
+        if scenario == "link-cut":
+            raise LabError("link-cut: nfs1 holds the VIP, not nfs2")
+        return [outcome(scenario, 3.0, 70.0)]
+
+    monkeypatch.setattr(failover, "run", run)
+    lab = ConvergedLab()
+    found, failure = load_bench().measure(lab, ["nfsha", "seed"], ["power-off", "link-cut"], runs=2)
+    assert [(f["profile"], f["scenario"], f["runs"]) for f in found] == [("nfsha", "power-off", 1)]
+    assert failure == "profile nfsha, run 1, link-cut: link-cut: nfs1 holds the VIP, not nfs2"
+    # The seed profile is not measured on a lab left as the failure left it.
+    assert lab.profiles == [{}]
