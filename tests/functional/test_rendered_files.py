@@ -32,6 +32,9 @@ def test_keepalived_conf(highstates):
 global_defs {{
   script_user root
   enable_script_security
+  # State changes go to the notify script through a FIFO, in order.
+  vrrp_notify_fifo /run/nfsha/vrrp-notify.fifo
+  vrrp_notify_fifo_script /usr/local/sbin/nfsha-notify
 }}
 
 vrrp_script ping_client {{
@@ -75,7 +78,6 @@ vrrp_instance VI_1 {{
   virtual_ipaddress {{
     192.168.56.10/24
   }}
-  notify /usr/local/sbin/nfsha-notify
   track_script {{
     ping_client
     check_nfs
@@ -92,8 +94,8 @@ vrrp_instance VI_1 {{
     # gives up a second before keepalived); the NFS check is the formula's
     # script (nfsd runs on the VIP holder only: see check-nfs.sh.jinja),
     # every 3 s instead of 15, failing twice before FAULT; the VIP has its prefix;
-    # the notify script has the formula's name; the switchover's preference
-    # file.
+    # the notify script has the formula's name and reads the state changes
+    # from a FIFO (test_notify_fifo.py); the switchover's preference file.
     for server in ("nfs1", "nfs2"):
         conf = produced(highstates[server], "keepalived.config", "/etc/keepalived/keepalived.conf")
         assert conf.rstrip("\n") == expected.rstrip("\n")
@@ -175,11 +177,12 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     notify, check, lock = made.values()
     for text in made.values():
         assert shell_syntax_ok(tmp_path, text)
-    assert ("MASTER)\n        systemctl start --no-block nfs-server.service\n"
-            "        read -r up _ </proc/uptime\n"
-            "        echo \"$STATE ${up%.*}\" >/run/nfsha/vrrp-state") in notify
-    assert ("BACKUP|FAULT|STOP)\n        echo \"$STATE\" >/run/nfsha/vrrp-state\n"
-            "        systemctl stop --no-block nfs-server.service") in notify
+    assert ("MASTER)\n                read -r up _ </proc/uptime\n"
+            "                echo \"$STATE ${up%.*}\" >/run/nfsha/vrrp-state\n"
+            "                systemctl start --no-block nfs-server.service") in notify
+    assert ("BACKUP|FAULT|STOP|DELETED)\n                echo \"$STATE\" >/run/nfsha/vrrp-state\n"
+            "                systemctl stop --no-block nfs-server.service") in notify
+    assert '[ "$TYPE $NAME" = \'INSTANCE "VI_1"\' ] || continue' in notify
     assert "for wanted in /var/lib/nfs /srv/nfs4/data; do" in check
     assert ('[ -r /run/nfsha/vrrp-state ] && read -r state since </run/nfsha/vrrp-state\n'
             '[ "$state" = MASTER ] || exit 0') in check
@@ -196,7 +199,7 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     nfsdcld = units[("file.managed", "/etc/systemd/system/nfsdcld.service.d/nfsha.conf")]["contents"]
     assert "PartOf=nfs-server.service" in nfsdcld
     keepalived = units[("file.managed", "/etc/systemd/system/keepalived.service.d/nfsha.conf")]["contents"]
-    assert "ExecStopPost=-/bin/rm -f /run/nfsha/vrrp-state\nExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
+    assert "RuntimeDirectory=nfsha\nExecStopPost=-/bin/systemctl stop --no-block nfs-server.service" in keepalived
     assert "Wants=nfs-server" not in keepalived
     # Ordered after the shared mounts but not bound to them: without them
     # its NFS check keeps it in FAULT, a dependency would leave it dead.
@@ -216,6 +219,10 @@ def test_nfsd_on_every_server_as_in_the_proof_of_concept(salt_cli, tmp_path):
     assert "MASTER)\n        # Serve from the shared state this node now owns.\n        systemctl restart nfs-server.service" in notify
     assert "sleep 10\n        systemctl is-active --quiet nfs-server.service || systemctl start nfs-server.service" in notify
     assert "vrrp-state" not in check and "vrrp-state" not in notify
+    # One notify process per change, as in the proof of concept.
+    conf = produced(ret.data["nfs1"], "keepalived.config", "/etc/keepalived/keepalived.conf")
+    assert "  notify /usr/local/sbin/nfsha-notify\n" in conf
+    assert "fifo" not in conf
     units = artifacts(ret.data["nfs1"])
     dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
     assert "nfsha-nfs-lock" not in dropin

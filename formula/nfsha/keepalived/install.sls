@@ -3,9 +3,10 @@
     on the VIP holder only it starts after the shared file systems' mounts
     (remote-fs.target) but does not require them: without them its NFS
     check keeps it in FAULT until they appear, where a failed dependency
-    would leave it dead. nfs-server stops whenever keepalived does. With
-    nfsd on every server it starts after nfs-server, as in the proof of
-    concept. -#}
+    would leave it dead. nfs-server stops whenever keepalived does, and the
+    VRRP state the notify script keeps goes with keepalived's runtime
+    directory. With nfsd on every server it starts after nfs-server, as in
+    the proof of concept. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- set nfs_server = nfsha.services.nfs_server %}
@@ -22,7 +23,7 @@ nfsha-keepalived-install-dropin-managed:
         After=remote-fs.target
 
         [Service]
-        ExecStopPost=-/bin/rm -f {{ nfsha.paths.vrrp_state_file }}
+        RuntimeDirectory={{ nfsha.paths.runtime_dir | replace('/run/', '', 1) }}
         ExecStopPost=-/bin/systemctl stop --no-block {{ nfs_server }}.service
 {%- else %}
         Wants={{ nfs_server }}.service
@@ -55,6 +56,7 @@ nfsha-keepalived-install-notify-managed:
         nfs_server: {{ nfs_server }}
         serve_on: {{ nfsha.nfsd.serve_on }}
         state_file: {{ nfsha.paths.vrrp_state_file }}
+        instance: {{ nfsha.keepalived.instance }}
 
 nfsha-keepalived-install-nfs-check-managed:
   file.managed:

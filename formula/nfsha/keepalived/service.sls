@@ -15,3 +15,14 @@ nfsha-keepalived-service-running:
     - watch:
       - file: nfsha-keepalived-install-dropin-managed
       - file: nfsha-keepalived-install-defaults-managed
+
+{#- keepalived runs its notify FIFO's reader (nfsd:serve_on: holder) for as
+    long as it runs: a reload starts the new script. #}
+nfsha-keepalived-service-notify-reloaded:
+  service.running:
+    - name: {{ nfsha.services.keepalived }}
+    - reload: True
+    - watch:
+      - file: nfsha-keepalived-install-notify-managed
+    - require:
+      - service: nfsha-keepalived-service-running
