@@ -6,6 +6,7 @@ namespace, where /run/nfsha and /usr/local/sbin are the test's own. Only
 systemctl is a stand-in (no systemd runs here): it answers after 0 to 1 s,
 at random, as systemd did under load in the lab, and records its calls.
 """
+import contextlib
 import os
 import pathlib
 import re
@@ -68,6 +69,11 @@ def namespace():
         _run("ip", "-n", NS, "addr", "add", "10.252.71.1/24", "dev", VETH)
         yield NS
     finally:
+        # Whatever keepalived left running there (its notify reader, when
+        # it was killed): deleting a namespace does not end its processes.
+        for pid in _run("ip", "netns", "pids", NS).stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
         _run("ip", "netns", "delete", NS)
 
 
@@ -75,7 +81,6 @@ class Keepalived:
     """keepalived with the lab's notify set-up, in its own namespaces."""
 
     def __init__(self, highstate, tmp_path):
-        self.dir = tmp_path
         conf = produced(highstate, "keepalived.config", "/etc/keepalived/keepalived.conf")
         self.instance = re.search(r"^vrrp_instance (\S+) \{", conf, re.M).group(1)
         global_defs = re.search(r"^global_defs \{\n.*?^\}\n", conf, re.M | re.S).group(0)
@@ -97,7 +102,7 @@ class Keepalived:
             f"mount -t tmpfs nfsha-run /run && mkdir /run/nfsha && "
             f"mount --bind {sbin} /usr/local/sbin && exec keepalived -f {self.conf} "
             f"--dont-fork --log-console --no-syslog --vrrp "
-            f"-p {tmp_path}/k.pid -r {tmp_path}/v.pid -c {tmp_path}/c.pid"
+            f"-p {tmp_path}/keepalived.pid -r {tmp_path}/vrrp.pid"
         )
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
@@ -115,15 +120,6 @@ class Keepalived:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        # Its VRRP child and the notify reader die with the namespace's
-        # last process; kill any the parent left.
-        for pidfile in ("v.pid", "c.pid"):
-            path = self.dir / pidfile
-            if path.exists():
-                try:
-                    os.kill(int(path.read_text()), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
 
     def states(self):
         """The states keepalived entered, in order, from its log."""

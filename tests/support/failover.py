@@ -297,12 +297,18 @@ def summary(values):
     return {"median": round(statistics.median(values), 2), "max": round(max(values), 2)}
 
 
-def figures(profile, outcomes):
-    """One profile's outcomes summed up by scenario, in the order they came:
-    ``{profile, scenario, runs, vip_move_s, stall_s, lost_records}``."""
+def figures(profile, outcomes, failures=()):
+    """One profile's outcomes summed up by scenario, in the order they came,
+    with the scenarios' failures (``(scenario, message)`` pairs) after them:
+    ``{profile, scenario, runs, vip_move_s, stall_s, lost_records,
+    failures}``; runs counts the runs that ended."""
     by_scenario = {}
     for outcome in outcomes:
         by_scenario.setdefault(outcome.scenario, []).append(outcome)
+    failed = {}
+    for scenario, message in failures:
+        by_scenario.setdefault(scenario, [])
+        failed.setdefault(scenario, []).append(message)
     return [
         {
             "profile": profile,
@@ -311,6 +317,7 @@ def figures(profile, outcomes):
             "vip_move_s": summary([o.vip_move_s for o in found]),
             "stall_s": summary([o.stall_s for o in found]),
             "lost_records": sum(o.lost for o in found),
+            "failures": failed.get(scenario, []),
         }
         for scenario, found in by_scenario.items()
     ]
@@ -323,6 +330,8 @@ def table(figures):
              "stall s nfsha", "stall s seed", "stall seed/nfsha", "lost nfsha/seed")]
 
     def pair(figure, key):
+        if figure and figure["failures"] and not figure["runs"]:
+            return "failed"
         if not figure or figure[key]["median"] is None:
             return "-"
         return f"{figure[key]['median']:g} / {figure[key]['max']:g}"
@@ -344,4 +353,6 @@ def table(figures):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n(median / max over the runs; stall: the client's longest fsync'ed write)"
+    lines.append("(median / max over the runs that ended; stall: the client's longest fsync'ed write)")
+    lines += [f"failed: {f['profile']} {f['scenario']} {message}" for f in figures for message in f["failures"]]
+    return "\n".join(lines)

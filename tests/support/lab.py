@@ -157,8 +157,11 @@ class Lab:
         tests/support/workload.py); the phase is ``start``."""
         # base64: Salt's command line would read the script as YAML.
         script = base64.b64encode((SUPPORT / "workload.py").read_bytes()).decode()
+        # The log exists, empty, from now: the workload's first write (and
+        # its opening the file) waits while the server is in its grace period.
         self.sh("client", f"echo {script} | base64 -d > {WORKLOAD}; chmod 0755 {WORKLOAD};"
-                          f" rm -f {WORKLOAD_LOG} {path}; echo start > {WORKLOAD_CONTROL}; chmod 0666 {WORKLOAD_CONTROL}")
+                          f" rm -f {WORKLOAD_LOG} {path}; install -m 0644 -o {user} /dev/null {WORKLOAD_LOG};"
+                          f" echo start > {WORKLOAD_CONTROL}; chmod 0666 {WORKLOAD_CONTROL}")
         self.salt("client", "cmd.run_bg", f"{WORKLOAD} {path} {WORKLOAD_LOG} {WORKLOAD_CONTROL}", f"runas={user}")
 
     def workload_phase(self, phase):
@@ -170,7 +173,7 @@ class Lab:
         one line per acknowledged record (the client's clock)."""
         self.workload_phase("stop")
         deadline = time.monotonic() + timeout
-        while "done" not in (log := self.sh("client", f"cat {WORKLOAD_LOG}")).splitlines()[-1:]:
+        while "done" not in (log := self._workload_log()).splitlines()[-1:]:
             if time.monotonic() > deadline:
                 raise LabError("the workload did not stop")
             time.sleep(2)
@@ -178,7 +181,15 @@ class Lab:
 
     def workload_records(self):
         """The workload's log so far, as stop_workload returns it."""
-        return _records(self.sh("client", f"cat {WORKLOAD_LOG}"))
+        return _records(self._workload_log())
+
+    def _workload_log(self):
+        """The workload's log; LabError when one of its writes failed."""
+        log = self.sh("client", f"cat {WORKLOAD_LOG}")
+        failed = workload_failure(log)
+        if failed:
+            raise LabError(failed)
+        return log
 
     def wait_for(self, what, check, timeout, interval=1):
         """Wait until ``check()`` is true; fail with ``what`` after ``timeout`` s."""
@@ -218,6 +229,15 @@ class Monitor:
         holding the VIP, with nfsd serving on it."""
         recent = self.since(since)
         return bool(recent) and recent[-1]["vip"] == [node] and node in recent[-1]["nfsd"]
+
+
+def workload_failure(log):
+    """What the workload's log says of a failed write, or None."""
+    last = log.splitlines()[-1:]
+    if not last or not last[0].startswith("failed "):
+        return None
+    _, number, _, _, error = last[0].split()
+    return f"the client's write of record {number} failed: {error}"
 
 
 def _records(log):

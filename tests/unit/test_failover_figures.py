@@ -1,16 +1,18 @@
 """
 The failover benchmark's arithmetic (tests/support/failover.py): outcomes
 summed up per scenario, the two profiles side by side, and the time two
-servers served at once, from the monitor's samples; lab/bench keeping
-what it measured before a scenario failed.
+servers served at once, from the monitor's samples; lab/bench reporting
+a run that failed and going on; the workload's failed write.
 """
 import importlib.machinery
 import importlib.util
+import subprocess
+import sys
 
 from tests.conftest import RECORDED, ROOT
 from tests.support import failover
 from tests.support.failover import Outcome, figures, overlap, records_in, table
-from tests.support.lab import LabError
+from tests.support.lab import LabError, workload_failure
 
 
 def outcome(scenario, move, stall, lost=0):
@@ -24,10 +26,24 @@ def test_figures_give_median_and_max_per_scenario_in_order():
     ])
     assert found == [
         {"profile": "nfsha", "scenario": "power-off", "runs": 3, "vip_move_s": {"median": 3.8, "max": 4.4},
-         "stall_s": {"median": 62.0, "max": 64.5}, "lost_records": 1},
+         "stall_s": {"median": 62.0, "max": 64.5}, "lost_records": 1, "failures": []},
         {"profile": "nfsha", "scenario": "failback", "runs": 1, "vip_move_s": {"median": None, "max": None},
-         "stall_s": {"median": 2.0, "max": 2.0}, "lost_records": 0},
+         "stall_s": {"median": 2.0, "max": 2.0}, "lost_records": 0, "failures": []},
     ]
+
+
+def test_a_scenario_that_failed_is_a_figure_too():
+    found = figures("seed", [outcome("power-off", 3.0, 201.4)],
+                    [("link-cut", "run 1: the client's write of record 35 failed: ESTALE")])
+    assert found[1] == {
+        "profile": "seed", "scenario": "link-cut", "runs": 0,
+        "vip_move_s": {"median": None, "max": None}, "stall_s": {"median": None, "max": None},
+        "lost_records": 0, "failures": ["run 1: the client's write of record 35 failed: ESTALE"],
+    }
+    lines = table(figures("nfsha", [outcome("link-cut", 67.3, 69.8)]) + found).splitlines()
+    (row,) = [r for r in lines if r.startswith("link-cut")]
+    assert row.split()[2:] == ["67.3", "/", "67.3", "failed", "69.8", "/", "69.8", "failed", "-", "0", "/", "0"]
+    assert lines[-1] == "failed: seed link-cut run 1: the client's write of record 35 failed: ESTALE"
 
 
 def test_the_table_sets_the_profiles_side_by_side():
@@ -88,7 +104,7 @@ def load_bench():
     return module
 
 
-def test_the_bench_keeps_the_figures_measured_before_a_scenario_fails(monkeypatch):
+def test_the_bench_reports_a_failed_run_and_goes_on(monkeypatch):
     def run(lab, scenario):
         if scenario == "link-cut":
             raise LabError("link-cut: nfs1 holds the VIP, not nfs2")
@@ -96,8 +112,30 @@ def test_the_bench_keeps_the_figures_measured_before_a_scenario_fails(monkeypatc
 
     monkeypatch.setattr(failover, "run", run)
     lab = ConvergedLab()
-    found, failure = load_bench().measure(lab, ["nfsha", "seed"], ["power-off", "link-cut"], runs=2)
-    assert [(f["profile"], f["scenario"], f["runs"]) for f in found] == [("nfsha", "power-off", 1)]
-    assert failure == "profile nfsha, run 1, link-cut: link-cut: nfs1 holds the VIP, not nfs2"
-    # The seed profile is not measured on a lab left as the failure left it.
-    assert lab.profiles == [{}]
+    bench = load_bench()
+    found = bench.measure(lab, ["nfsha", "seed"], ["link-cut", "power-off"], runs=2)
+    assert [(f["profile"], f["scenario"], f["runs"], len(f["failures"])) for f in found] == [
+        ("nfsha", "power-off", 2, 0), ("nfsha", "link-cut", 0, 2),
+        ("seed", "power-off", 2, 0), ("seed", "link-cut", 0, 2),
+    ]
+    assert found[1]["failures"][0] == "run 1: link-cut: nfs1 holds the VIP, not nfs2"
+    # Each profile converged, and again after each failure: the lab as the
+    # failure left it measures nothing.
+    assert lab.profiles == [{}, {}, {}] + [bench.PROFILES["seed"]] * 3
+    # Only the formula's own failures and losses fail the bench.
+    assert bench.broken(found)
+    assert not bench.broken([f for f in found if f["profile"] == "seed"])
+    assert bench.broken(figures("nfsha", [outcome("power-off", 3.0, 70.0, lost=1)]))
+
+
+def test_the_workload_logs_a_failed_write_as_its_last_line(tmp_path):
+    # A write to /dev/full fails (ENOSPC), as one to a stale NFS file
+    # handle does (ESTALE): the workload says so and stops.
+    log, control = tmp_path / "log", tmp_path / "phase"
+    control.write_text("start\n")
+    proc = subprocess.run([sys.executable, ROOT / "tests/support/workload.py", "/dev/full", log, control],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert workload_failure(log.read_text()) == "the client's write of record 1 failed: ENOSPC"
+    assert workload_failure("start 1 1.000 1.020\ndone\n") is None
+    assert workload_failure("") is None
