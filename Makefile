@@ -22,14 +22,31 @@ RUNS ?= 3
 
 .PHONY: test test-unit test-functional test-e2e lab lab-down bench box host-packages lab-packages clean
 
+# With the e2e tier, the lab's Debian packages and box are made while the
+# unit and functional tiers run (downloads, dpkg, one short boot: a few
+# minutes on a fresh machine, docs/testing.md); their output goes to
+# LAB_PREP_LOG, shown when they fail.
+LAB_PREP_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nfsha/lab-prep.log
+
 test: host-packages $(VENV)/.done
-	$(VENV_PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
-	@case "$(E2E)" in \
-	yes) $(MAKE) --no-print-directory test-e2e ;; \
-	auto) if lab/can-run-vms; then $(MAKE) --no-print-directory test-e2e; \
-		else echo "make test: the e2e tier did not run: this host cannot run the lab (E2E=yes forces it)"; fi ;; \
-	no) echo "make test: the e2e tier did not run (E2E=no)" ;; \
-	esac
+	@e2e=$(E2E); \
+	if [ $$e2e = auto ]; then \
+		if lab/can-run-vms; then e2e=yes; \
+		else e2e=no; echo "make test: the e2e tier will not run: this host cannot run the lab (E2E=yes forces it)"; fi; \
+	fi; \
+	if [ $$e2e = yes ]; then \
+		mkdir -p $(dir $(LAB_PREP_LOG)); \
+		echo "make test: making the lab's packages and box meanwhile (log: $(LAB_PREP_LOG))"; \
+		setsid --wait $(MAKE) --no-print-directory lab-packages box >$(LAB_PREP_LOG) 2>&1 & prep=$$!; \
+		trap 'kill -TERM -- -$$prep 2>/dev/null; exit 130' INT TERM; \
+	fi; \
+	$(VENV_PY) -m pytest -m "not e2e" $(PYTEST_ARGS); tests=$$?; \
+	if [ $$e2e = no ]; then \
+		[ "$(E2E)" = no ] && echo "make test: the e2e tier did not run (E2E=no)"; exit $$tests; \
+	fi; \
+	wait $$prep || { cat $(LAB_PREP_LOG); echo "make test: the lab's packages or box failed (above)"; exit 1; }; \
+	[ $$tests = 0 ] || exit $$tests; \
+	$(MAKE) --no-print-directory test-e2e
 
 test-unit: $(VENV)/.done
 	$(VENV_PY) -m pytest -m unit $(PYTEST_ARGS)
