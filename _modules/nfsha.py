@@ -233,9 +233,45 @@ def _derive(config, minion_id):
             for number, name in enumerate(PARTITIONS, start=1):
                 filesystems[name].update(name=name, partition=f"{iscsi['device']}-part{number}")
                 ocfs2["partitions"].append(filesystems[name])
+    _derive_nfs_lock(config)
     me = nodes.get(minion_id)
     config["me"] = dict(me, id=minion_id) if isinstance(me, dict) else None
     return config
+
+
+# What a takeover after a crash needs once o2cb has declared the dead
+# server dead: DLM recovery, the journal's replay, nfsd's start (8-10 s in
+# the lab under software emulation, docs/failover.md), with a margin.
+NFS_LOCK_RECOVERY_S = 20
+# How long a new MASTER's nfsd may take to start before the NFS check asks
+# systemd about it (measured under software emulation: about 10 s).
+NFS_CHECK_STARTUP_S = 30
+
+
+def _derive_nfs_lock(config):
+    """The NFS service lock's file and the NFS check's ``lock_wait`` (pure)."""
+    ocfs2 = _section(config, "ocfs2")
+    mount_point = _section(_section(ocfs2, "filesystems"), "state").get("mount_point")
+    if isinstance(config.get("nfsd"), dict) and mount_point:
+        config["nfsd"]["lock_file"] = f"{mount_point}/.nfsha-nfs.lock"
+    check = _section(_section(config, "keepalived"), "nfs_check")
+    if not check:
+        return
+    check["startup_s"] = NFS_CHECK_STARTUP_S
+    threshold = _section(ocfs2, "timeouts").get("heartbeat_threshold")
+    if check.get("lock_wait") is None and isinstance(threshold, int):
+        check["lock_wait"] = _o2cb_dead_s(threshold) + NFS_LOCK_RECOVERY_S
+
+
+def _o2cb_dead_s(threshold):
+    """o2cb declares a server dead after (threshold - 1) x 2 s of silence."""
+    return (threshold - 1) * 2
+
+
+def _section(config, key):
+    """config[key] when it is a dictionary (unvalidated pillar), else {}."""
+    value = config.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 # --- validation helpers: each appends "nfsha:<path>: <problem>" strings ---
@@ -463,7 +499,7 @@ def _check_iscsi_watchdog(config, problems):
     # _check_o2cb_timeouts reports a bad threshold.
     threshold = _get(config, ("ocfs2", "timeouts", "heartbeat_threshold"), [], int)
     if enabled and stuck_after and threshold:
-        dead_s = (threshold - 1) * 2
+        dead_s = _o2cb_dead_s(threshold)
         if stuck_after + WATCHDOG_RECOVERY_S > dead_s:
             problems.append(
                 f"nfsha:iscsi:watchdog:stuck_after: {stuck_after} s leaves less than {WATCHDOG_RECOVERY_S} s"
@@ -680,6 +716,7 @@ def _check_keepalived(config, problems):
     for check in ("ping_check", "nfs_check"):
         if _get(config, base + (check,), problems, dict) is not None:
             _check_track_script(config, base + (check,), problems)
+    _check_lock_wait(config, problems)
     scripts = _get(config, base + ("track_scripts",), problems, dict, required=False)
     for name in scripts or {}:
         if _get(config, base + ("track_scripts", name), problems, dict) is None:
@@ -691,6 +728,18 @@ def _check_keepalived(config, problems):
             )
         _string(config, base + ("track_scripts", name, "script"), problems)
         _check_track_script(config, base + ("track_scripts", name), problems)
+
+
+def _check_lock_wait(config, problems):
+    path = ("keepalived", "nfs_check", "lock_wait")
+    lock_wait = _in_range(config, path, NFS_CHECK_STARTUP_S + 1, 3600, problems, required=False)
+    threshold = _get(config, ("ocfs2", "timeouts", "heartbeat_threshold"), [], int)
+    if lock_wait and threshold and lock_wait <= _o2cb_dead_s(threshold):
+        problems.append(
+            f"nfsha:keepalived:nfs_check:lock_wait: {lock_wait} s is not longer than o2cb's dead time"
+            f" ({_o2cb_dead_s(threshold)} s, from ocfs2:timeouts:heartbeat_threshold {threshold}):"
+            " a takeover after a crash would give up before OCFS2 releases the dead server's lock"
+        )
 
 
 def _check_client(config, problems):

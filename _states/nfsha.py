@@ -103,14 +103,17 @@ def vip_held(name, nodes, timeout=60, interval=1):
     return ret
 
 
-def service_on_master(name, instance, reload=False):
+def service_on_master(name, instance, reload=False, start_timeout=60):
     """
     Run the service ``name`` where this node's keepalived holds the VRRP
-    ``instance`` as MASTER (and so the VIP), stop it everywhere else (no
-    keepalived, BACKUP, FAULT), and never start it at boot: keepalived's
-    notify script starts and stops it as the instance changes state, and
-    this state agrees with it. A ``watch`` restarts the service where it
-    runs (reloads it with ``reload: True``) and leaves it stopped elsewhere.
+    ``instance`` as MASTER (and so the VIP), stop it where keepalived is
+    BACKUP, FAULT or not running at all, and never start it at boot:
+    keepalived's notify script starts and stops it as the instance changes
+    state, and this state agrees with it. A VRRP state it cannot read (a
+    keepalived that does not answer, or still in INIT after a few seconds)
+    fails the state and leaves the service as it is. A ``watch`` restarts
+    the service where it runs (reloads it with ``reload: True``) and leaves
+    it stopped elsewhere.
 
     name
         The service, e.g. ``nfs-server``.
@@ -120,13 +123,20 @@ def service_on_master(name, instance, reload=False):
 
     reload
         On a watch, reload instead of restart.
+
+    start_timeout
+        Seconds a start (or restart) may take before the state fails: a
+        start waits for the NFS service lock while another server's nfsd
+        holds it.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
-    vrrp = _vrrp_state(instance)
+    vrrp, why = _vrrp_state(instance)
+    if vrrp is None:
+        return _failed(ret, f"{name} left as it is: cannot read this node's VRRP state: {why}")
     master = vrrp == "MASTER"
     running = bool(__salt__["service.status"](name))
     enabled = bool(__salt__["service.enabled"](name))
-    why = f"this node's {instance} is {vrrp or 'not running'}"
+    why = f"this node's {instance} is {why}"
     changes = {}
     if running != master:
         changes["running"] = {"old": running, "new": master}
@@ -143,17 +153,14 @@ def service_on_master(name, instance, reload=False):
     if running != master:
         actions.append("start" if master else "stop")
     for act in actions:
-        try:
-            done = __salt__[f"service.{act}"](name)
-        except CommandExecutionError as exc:
-            done, why = False, f"{why}: {exc}"
+        done, detail = _act(act, name, start_timeout)
         if not done:
-            return _failed(ret, f"Cannot {act} {name}: {why}")
+            return _failed(ret, f"Cannot {act} {name}: {why}{detail}")
     ret.update(changes=changes, comment=f"{name} is {wanted} and not started at boot: {why}")
     return ret
 
 
-def mod_watch(name, sfun=None, reload=False, **kwargs):
+def mod_watch(name, sfun=None, reload=False, start_timeout=60, **kwargs):
     """
     ``service_on_master``'s watch: restart (or reload) the service where it
     runs.
@@ -168,12 +175,9 @@ def mod_watch(name, sfun=None, reload=False, **kwargs):
     if __opts__["test"]:
         ret.update(result=None, comment=f"{name} would be {act}ed")
         return ret
-    try:
-        done = __salt__[f"service.{act}"](name)
-    except CommandExecutionError as exc:
-        return _failed(ret, f"Cannot {act} {name}: {exc}")
+    done, detail = _act(act, name, start_timeout)
     if not done:
-        return _failed(ret, f"Cannot {act} {name}")
+        return _failed(ret, f"Cannot {act} {name}{detail}")
     ret.update(changes={act: name}, comment=f"{name} {act}ed")
     return ret
 
@@ -228,14 +232,67 @@ def _holders(address, nodes):
     return holders, silent
 
 
+# keepalived's instance states in which this node does not hold the VIP.
+_NOT_MASTER = ("BACKUP", "FAULT", "STOP", "DELETED")
+# INIT lasts until keepalived's first advert interval after a (re)start.
+_VRRP_SETTLE_S = 10
+
+
 def _vrrp_state(instance):
-    """This node's state of the VRRP ``instance``; None without keepalived."""
+    """
+    This node's state of the VRRP ``instance`` (STOP without a running
+    keepalived) and its description, or None and the reason it could not be
+    read.
+    """
     if "keepalived.state" not in __salt__:
-        return None
+        return "STOP", "not running (keepalived is not installed)"
+    deadline = time.monotonic() + _VRRP_SETTLE_S
+    while True:
+        if not __salt__["keepalived.running"]():
+            return "STOP", "not running (keepalived is stopped)"
+        try:
+            state = __salt__["keepalived.state"](instance)
+        except CommandExecutionError as exc:
+            state, why = None, str(exc)
+        else:
+            if state == "MASTER" or state in _NOT_MASTER:
+                return state, state
+            why = f"keepalived reports {instance} as {state}"
+        if time.monotonic() >= deadline:
+            return None, f"{why} (for {_VRRP_SETTLE_S} s)"
+        time.sleep(1)
+
+
+def _act(act, name, start_timeout):
+    """
+    Start, stop, restart, reload or disable ``name``: whether it was done,
+    and what went wrong (``": <why>"``, or empty). A start or restart is
+    queued and waited for ``start_timeout`` seconds at most, so a start that
+    waits for a lock cannot hang the state run.
+    """
+    bounded = act in ("start", "restart")
     try:
-        return __salt__["keepalived.state"](instance)
-    except CommandExecutionError:
-        return None
+        done = __salt__[f"service.{act}"](name, **({"no_block": True} if bounded else {}))
+    except CommandExecutionError as exc:
+        return False, f": {exc}"
+    if done and bounded and not _active_within(name, start_timeout):
+        return False, (
+            f": not running {start_timeout} s later (its start waits for the NFS service lock"
+            " while another server's nfsd holds it)"
+        )
+    return bool(done), ""
+
+
+def _active_within(name, seconds):
+    """Whether ``name`` is active, with no job of its left queued, within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        unit = __salt__["service.show"](name)
+        if unit.get("ActiveState") == "active" and not unit.get("Job"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1)
 
 
 def _failed(ret, comment):

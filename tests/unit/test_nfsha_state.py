@@ -85,15 +85,31 @@ def test_a_busy_mount_fails_with_umounts_message(salt):
 
 
 @pytest.fixture
-def service(salt):
-    """nfs-server stopped, not enabled; keepalived BACKUP."""
+def service(salt, monkeypatch):
+    """nfs-server stopped, not enabled; keepalived BACKUP. A start is done at once."""
     salt.update({
+        "keepalived.running": MagicMock(return_value=True),
         "keepalived.state": MagicMock(return_value="BACKUP"),
         "service.status": MagicMock(return_value=False),
         "service.enabled": MagicMock(return_value=False),
+        "service.show": MagicMock(return_value={"ActiveState": "active", "Job": ""}),
         **{f"service.{act}": MagicMock(return_value=True) for act in ("start", "stop", "disable", "restart", "reload")},
     })
+    monkeypatch.setattr(nfsha, "time", Clock())
     return salt
+
+
+class Clock:
+    """time for the state module: sleep moves the clock on, at once."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
 
 
 def test_the_master_runs_the_service(service):
@@ -106,7 +122,9 @@ def test_the_master_runs_the_service(service):
         "comment": "nfs-server is running and not started at boot: this node's VI_1 is MASTER",
     }
     service["keepalived.state"].assert_called_once_with("VI_1")
-    service["service.start"].assert_called_once_with("nfs-server")
+    # Queued, then waited for: a start that waits for the NFS lock is bounded.
+    service["service.start"].assert_called_once_with("nfs-server", no_block=True)
+    service["service.show"].assert_called_once_with("nfs-server")
     service["service.stop"].assert_not_called()
 
 
@@ -126,13 +144,65 @@ def test_a_backup_stops_it_and_never_starts_it_at_boot(service):
 def test_without_keepalived_it_is_stopped(service):
     # A new cluster: the orchestration's NFS step runs before keepalived's.
     service["service.status"].return_value = True
-    service["keepalived.state"].side_effect = CommandExecutionError("keepalived is not running")
+    service["keepalived.running"].return_value = False
     ret = nfsha.service_on_master("nfs-server", "VI_1")
     assert ret["changes"] == {"running": {"old": True, "new": False}}
-    assert ret["comment"] == "nfs-server is stopped and not started at boot: this node's VI_1 is not running"
+    assert ret["comment"] == (
+        "nfs-server is stopped and not started at boot: this node's VI_1 is not running (keepalived is stopped)"
+    )
+    service["keepalived.state"].assert_not_called()
     del service["keepalived.state"]  # not installed: the module does not load
     service["service.status"].return_value = False
-    assert nfsha.service_on_master("nfs-server", "VI_1")["changes"] == {}
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert ret["changes"] == {}
+    assert ret["comment"].endswith("VI_1 is not running (keepalived is not installed)")
+
+
+def test_a_vrrp_state_it_cannot_read_fails_and_leaves_nfsd_alone(service):
+    # keepalived runs but does not answer: nfsd may be serving the clients.
+    service["service.status"].return_value = True
+    service["keepalived.state"].side_effect = CommandExecutionError(
+        "keepalived (pid 812) wrote no complete /tmp/keepalived.json within 5 s"
+    )
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == (
+        "nfs-server left as it is: cannot read this node's VRRP state:"
+        " keepalived (pid 812) wrote no complete /tmp/keepalived.json within 5 s (for 10 s)"
+    )
+    for act in ("start", "stop", "disable"):
+        service[f"service.{act}"].assert_not_called()
+
+
+def test_init_is_read_again_until_it_settles(service):
+    service["service.status"].return_value = True
+    service["keepalived.state"].side_effect = ["INIT", "INIT", "BACKUP"]
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (True, {"running": {"old": True, "new": False}})
+    assert service["keepalived.state"].call_count == 3
+
+
+def test_init_that_does_not_settle_fails(service):
+    service["service.status"].return_value = True
+    service["keepalived.state"].return_value = "INIT"
+    ret = nfsha.service_on_master("nfs-server", "VI_1")
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == (
+        "nfs-server left as it is: cannot read this node's VRRP state: keepalived reports VI_1 as INIT (for 10 s)"
+    )
+    service["service.stop"].assert_not_called()
+
+
+def test_a_start_that_waits_for_the_lock_fails_after_its_timeout(service):
+    service["keepalived.state"].return_value = "MASTER"
+    service["service.show"].return_value = {"ActiveState": "inactive", "Job": "4711"}
+    ret = nfsha.service_on_master("nfs-server", "VI_1", start_timeout=80)
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == (
+        "Cannot start nfs-server: this node's VI_1 is MASTER: not running 80 s later"
+        " (its start waits for the NFS service lock while another server's nfsd holds it)"
+    )
+    assert service["service.show"].call_count == 81
 
 
 @pytest.mark.parametrize("vrrp, running", [("MASTER", True), ("BACKUP", False), ("FAULT", False)])
@@ -177,7 +247,8 @@ def test_a_watch_restarts_or_reloads_where_it_runs(service, reload, act):
     service["service.status"].return_value = True
     ret = nfsha.mod_watch("nfs-server", sfun="service_on_master", instance="VI_1", reload=reload)
     assert ret == {"name": "nfs-server", "result": True, "changes": {act: "nfs-server"}, "comment": f"nfs-server {act}ed"}
-    service[f"service.{act}"].assert_called_once_with("nfs-server")
+    # A restart, like a start, may wait for the lock: queued and waited for.
+    service[f"service.{act}"].assert_called_once_with("nfs-server", **({"no_block": True} if act == "restart" else {}))
 
 
 def test_a_watch_leaves_a_stopped_service_stopped(service):

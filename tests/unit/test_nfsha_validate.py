@@ -120,6 +120,12 @@ def test_missing_pillar_names_every_required_key():
          "nfsha:keepalived:track_scripts:check_nfs: the formula's own track scripts are named check_nfs and ping_<node>"),
         ({"keepalived__nfs_check__timeout": 3}, "nfsha:keepalived:nfs_check:timeout: 3 must be shorter than the interval 3"),
         ({"keepalived__initial_state": "master"}, "nfsha:keepalived:initial_state: 'master' is not MASTER or BACKUP"),
+        # the NFS check's wait for the NFS service lock
+        ({"keepalived__nfs_check__lock_wait": 61}, None),
+        ({"keepalived__nfs_check__lock_wait": 30}, "nfsha:keepalived:nfs_check:lock_wait: 30 is out of range 31-3600"),
+        ({"keepalived__nfs_check__lock_wait": 60},
+         "nfsha:keepalived:nfs_check:lock_wait: 60 s is not longer than o2cb's dead time (60 s, from ocfs2:timeouts:heartbeat_threshold 31)"),
+        ({"keepalived__nfs_check__lock_wait": 40, "ocfs2__timeouts__heartbeat_threshold": 16}, None),
         # keepalived: VRRP version, advertisement interval, preemption, unicast
         ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 0.5, "keepalived__auth_type": None}, None),
         ({"keepalived__vrrp_version": 3, "keepalived__advert_int": 40, "keepalived__auth_type": None}, None),
@@ -192,6 +198,14 @@ def test_roles_and_derived_paths():
         {"name": "nfs1", "number": 1, "address": "192.168.56.11", "port": 7777},
         {"name": "nfs2", "number": 2, "address": "192.168.56.12", "port": 7777},
     ]
+    assert config["nfsd"]["lock_file"] == "/var/lib/nfs/.nfsha-nfs.lock"
+
+
+@pytest.mark.parametrize(("threshold", "lock_wait", "expected"), [(31, None, 80), (7, None, 32), (31, 120, 120)])
+def test_the_lock_wait_outlasts_o2cbs_dead_time_unless_set(threshold, lock_wait, expected):
+    config, _ = settings(edited(ocfs2__timeouts__heartbeat_threshold=threshold, keepalived__nfs_check__lock_wait=lock_wait))
+    assert config["keepalived"]["nfs_check"]["lock_wait"] == expected
+    assert config["keepalived"]["nfs_check"]["startup_s"] == 30
 
 
 def test_format_node_follows_ocfs2_numbers_unless_named():

@@ -68,7 +68,8 @@ nfsha-keepalived-install-nfs-check-managed:
         nfs_server: {{ nfs_server }}
         serve_on: {{ nfsha.nfsd.serve_on }}
         state_file: {{ nfsha.paths.vrrp_state_file }}
-        # How long a new MASTER's nfsd may take to start before the check
-        # asks systemd (measured under software emulation: about 10 s).
-        startup_s: 30
+        gave_up_file: {{ nfsha.paths.nfs_lock_gave_up }}
+        lock_file: {{ nfsha.nfsd.lock_file }}
+        startup_s: {{ nfsha.keepalived.nfs_check.startup_s }}
+        lock_wait: {{ nfsha.keepalived.nfs_check.lock_wait }}
         mount_points: {{ nfsha.ocfs2.partitions | map(attribute='mount_point') | list | json }}

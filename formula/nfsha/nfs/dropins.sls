@@ -1,8 +1,10 @@
 {#- The NFS units that keep state in /var/lib/nfs require the OCFS2
     mounts, so they never start on a node's local, empty directory. With
-    nfsd on the VIP holder only (nfsd:serve_on: holder) they also require
-    the NFS service lock, which one server holds at a time, and nfsdcld
-    stops with nfs-server. NFSv4 only: statd (NFSv3 locking, which writes
+    nfsd on the VIP holder only (nfsd:serve_on: holder) they are also bound
+    to the NFS service lock, which one server holds at a time: BindsTo, not
+    Requires, so that they stop whenever the lock's holding process dies
+    (Requires follows an explicit stop only), and nfsdcld stops with
+    nfs-server. NFSv4 only: statd (NFSv3 locking, which writes
     /var/lib/nfs/sm) is masked. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
@@ -18,7 +20,7 @@ nfsha-nfs-dropins-lock-script-managed:
     - template: jinja
     - mode: '0755'
     - context:
-        lock_file: {{ nfsha.ocfs2.filesystems.state.mount_point }}/.nfsha-nfs.lock
+        lock_file: {{ nfsha.nfsd.lock_file }}
         pid_file: /run/{{ lock }}.pid
 
 nfsha-nfs-dropins-lock-unit-managed:
@@ -61,7 +63,7 @@ nfsha-nfs-dropins-{{ unit }}-managed:
         [Unit]
         RequiresMountsFor={{ nfsha.ocfs2.partitions | map(attribute='mount_point') | join(' ') }}
 {%-   if holder_only %}
-        Requires={{ lock }}.service
+        BindsTo={{ lock }}.service
         After={{ lock }}.service
 {%-     if unit != nfsha.services.nfs_server ~ '.service' %}
         PartOf={{ nfsha.services.nfs_server }}.service

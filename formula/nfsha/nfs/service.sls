@@ -6,7 +6,9 @@
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- if nfsha.nfsd.serve_on == 'holder' %}
 {%-   set service_id, function = 'nfsha-nfs-service-on-master', 'nfsha.service_on_master' %}
-{%-   set service_args = {'instance': nfsha.keepalived.instance} %}
+{#-   A start waits for the NFS service lock as long as the NFS check lets it. #}
+{%-   set service_args = {'instance': nfsha.keepalived.instance,
+                          'start_timeout': nfsha.keepalived.nfs_check.lock_wait} %}
 {%- else %}
 {%-   set service_id, function = 'nfsha-nfs-service-running', 'service.running' %}
 {%-   set service_args = {'enable': True} %}
