@@ -32,6 +32,8 @@ SECRETS = (
     ("iscsi", "mutual_chap", "password"),
     ("keepalived", "auth_pass"),
 )
+# What shows instead of a value that may hold a secret.
+MASK = "********"
 
 # RFC 3720 3.2.6.3.1: iqn.yyyy-mm.reversed-domain[:unique-name]
 _IQN = re.compile(
@@ -66,6 +68,17 @@ def settings(defaults=None, osfamilymap=None):
     - ``ocfs2:partitions``: the file systems in partition order
     - ``me``: this minion's node (None when it is not a cluster node)
 
+    The secrets are not in it: each (``iscsi:chap:password``,
+    ``iscsi:mutual_chap:password``, ``keepalived:auth_pass``) is a Salt slot,
+    ``__slot__:salt:pillar.get(nfsha:<path>, unmask=True)``, that a state
+    resolves from pillar when it runs. The SLS files hand these to the
+    states, so rendered state data (``state.show_sls``, job returns, the
+    logs) never holds a secret, and neither does this function's return in
+    the master's job cache. Salt resolves slots in an argument's own value,
+    in the values of a dictionary argument and in dictionaries in a list.
+    A malformed value on the way to a secret (``iscsi:chap`` given as a
+    string, say) is shown as ``********``.
+
     defaults
         The formula's defaults.yaml already loaded (map.jinja passes it);
         fetched from ``salt://nfsha/defaults.yaml`` when not given.
@@ -79,25 +92,19 @@ def settings(defaults=None, osfamilymap=None):
 
         salt nfs1 nfsha.settings
     """
-    if defaults is None:
-        defaults = _formula_file(DEFAULTS_URL)
     if osfamilymap is None:
         osfamilymap = _formula_file(OSFAMILYMAP_URL)
-    merged = salt.utils.dictupdate.merge(
-        defaults.get("nfsha", {}),
-        __pillar__.get("nfsha", {}),
-        strategy="recurse",
-        merge_lists=False,
-    )
-    config = _derive(merged, __grains__.get("id"))
+    config = _slotted(_merged(__pillar__.get("nfsha"), defaults, __grains__.get("id")))
     config.update(__salt__["grains.filter_by"](osfamilymap, grain="os_family") or {})
     return config
 
 
 def validate(defaults=None):
     """
-    Check the whole cluster definition and return every problem found, each
-    as ``"nfsha:<key path>: <what is wrong>"``; an empty list means valid.
+    Check this minion's ``nfsha`` pillar, merged over the formula's
+    defaults, and return every problem found, each as ``"nfsha:<key path>:
+    <what is wrong>"``; an empty list means valid. No message holds a
+    secret's value, whatever its type.
 
     defaults
         As for :py:func:`settings`.
@@ -108,14 +115,18 @@ def validate(defaults=None):
 
         salt '*' nfsha.validate
     """
-    return check(settings(defaults))
+    return check(__pillar__.get("nfsha"), defaults)
 
 
-def check(config):
+def check(pillar, defaults=None):
     """
-    Return the problems of a cluster definition given as a dictionary (the
-    merged settings), without reading pillar. :py:func:`validate` is this on
-    the minion's own settings.
+    Return the problems of an ``nfsha`` pillar given as a dictionary (the
+    value of the pillar key), merged over the formula's defaults, without
+    reading this minion's pillar. :py:func:`validate` is this on the
+    minion's own pillar.
+
+    defaults
+        As for :py:func:`settings`.
 
     CLI Example:
 
@@ -123,8 +134,9 @@ def check(config):
 
         salt-call nfsha.check '{"nodes": {}}'
     """
-    if not isinstance(config, dict):
-        return [f"nfsha: must be a dictionary, not {_kind(config)}"]
+    if pillar is not None and not isinstance(pillar, dict):
+        return [f"nfsha: must be a dictionary, not {_kind(pillar)}"]
+    config = _merged(pillar, defaults, None)
     problems = []
     network = _check_network(config, problems)
     _check_nodes(config, network, problems)
@@ -140,29 +152,34 @@ def check(config):
     return problems
 
 
-def secrets_as_slots(config=None):
-    """
-    Return a copy of a cluster definition (``config``, the merged settings;
-    this minion's :py:func:`settings` when not given) with every
-    secret replaced by a Salt slot that reads it from pillar when a state
-    runs. map.jinja hands this to the SLS files: rendered state data
-    (``state.show_sls``, job returns, the master's and minions' logs) then
-    never holds a secret. Salt resolves slots in an argument's own value,
-    in the values of a dictionary argument and in dictionaries in a list.
+def _merged(pillar, defaults, minion_id):
+    """The pillar over the defaults, derived (secrets in clear: never return it)."""
+    if defaults is None:
+        defaults = _formula_file(DEFAULTS_URL)
+    merged = salt.utils.dictupdate.merge(
+        copy.deepcopy(defaults.get("nfsha", {})),
+        copy.deepcopy(pillar) if isinstance(pillar, dict) else {},
+        strategy="recurse",
+        merge_lists=False,
+    )
+    return _derive(merged, minion_id)
 
-    CLI Example:
 
-    .. code-block:: bash
-
-        salt nfs1 nfsha.secrets_as_slots
-    """
-    config = copy.deepcopy(settings() if config is None else config)
+def _slotted(config):
+    """``config`` with each secret replaced by a slot that reads it from
+    pillar, and any malformed value on the way to one masked."""
     for path in SECRETS:
         parent = config
         for key in path[:-1]:
-            parent = parent.get(key) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and path[-1] in parent:
-            parent[path[-1]] = f"__slot__:salt:pillar.get(nfsha:{':'.join(path)}, unmask=True)"
+            value = parent.get(key)
+            if value is not None and not isinstance(value, dict):
+                parent[key] = MASK
+            if not isinstance(value, dict):
+                break
+            parent = value
+        else:
+            if path[-1] in parent:
+                parent[path[-1]] = f"__slot__:salt:pillar.get(nfsha:{':'.join(path)}, unmask=True)"
     return config
 
 
@@ -261,11 +278,19 @@ def _get(config, path, problems, types, required=True):
         value = value[key]
     if types is int and isinstance(value, bool) or not isinstance(value, types):
         names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-        problems.append(
-            f"nfsha:{':'.join(map(str, path))}: must be {names}, not {_kind(value)} {value!r}"
-        )
+        if _holds_secret(path):
+            # Neither the value nor any part of it: it is, or holds, a secret.
+            shown = " (quote it in YAML)" if types is str and isinstance(value, (int, float)) else ""
+        else:
+            shown = f" {value!r}"
+        problems.append(f"nfsha:{':'.join(map(str, path))}: must be {names}, not {_kind(value)}{shown}")
         return None
     return value
+
+
+def _holds_secret(path):
+    """Whether the value at ``path`` is a secret or may contain one."""
+    return any(tuple(path) == secret[: len(path)] for secret in SECRETS)
 
 
 def _in_range(config, path, low, high, problems, required=True):

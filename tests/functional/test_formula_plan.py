@@ -124,6 +124,34 @@ def test_secrets_stay_out_of_the_output_and_the_logs(
             assert secret not in text, f"a secret appears in {where}"
 
 
+def test_settings_and_validation_keep_the_secrets_out_of_the_job_cache(salt_cli, salt_master):
+    # salt-run nfsha.switchover fetches a server's nfsha.settings through the
+    # master: every return lands in the master's job cache.
+    pillar = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
+    secrets = [
+        pillar["iscsi"]["chap"]["password"],
+        pillar["iscsi"]["mutual_chap"]["password"],
+        pillar["keepalived"]["auth_pass"],
+    ]
+    settings = salt_cli.run("-L", "nfsha.settings", minion_tgt=",".join(MINION_IDS))
+    assert settings.returncode == 0, settings
+    assert settings.data["nfs1"]["keepalived"]["auth_pass"] == (
+        "__slot__:salt:pillar.get(nfsha:keepalived:auth_pass, unmask=True)"
+    )
+    assert salt_cli.run("-L", "nfsha.validate", minion_tgt=",".join(MINION_IDS)).data == {m: [] for m in MINION_IDS}
+    # An auth_pass that YAML read as a number: its problem names its type.
+    bad = {"nfsha": {"keepalived": {"auth_pass": 73918264}}}
+    ret = salt_cli.run("state.sls", "nfsha.validate", f"pillar={json.dumps(bad)}", minion_tgt="nfs1")
+    (state,) = [r for r in ret.data.values() if r["__id__"] == "nfsha-validate-pillar"]
+    assert "nfsha:keepalived:auth_pass: must be str, not int (quote it in YAML)" in state["comment"]
+    assert "73918264" not in ret.stdout
+    jobs = [f for f in (pathlib.Path(salt_master.config["cachedir"]) / "jobs").rglob("*") if f.is_file()]
+    assert any(b"nfsha.settings" in f.read_bytes() for f in jobs)
+    for job in jobs:
+        for secret in secrets:
+            assert secret.encode() not in job.read_bytes(), f"a secret is in the job cache: {job}"
+
+
 def test_planning_leaves_the_package_lists_alone(orchestration_plan, salt_minions):
     # The tests' pillar sets pkg_refresh: false; Salt would otherwise run
     # `apt-get update` once per state run, even under test=True.

@@ -4,7 +4,7 @@ all at once; the lab's pillar is valid.
 """
 import pytest
 
-from tests.support.cluster import lab_pillar, problems, settings
+from tests.support.cluster import DEFAULTS, OSFAMILYMAP, lab_pillar, problems, settings
 
 
 def edited(**edits):
@@ -210,33 +210,33 @@ def test_a_minion_outside_the_cluster_has_no_node():
     assert config["me"] is None
 
 
-def test_secrets_become_slots_that_read_pillar():
+def test_secrets_are_slots_that_read_pillar():
     config, module = settings()
-    slotted = module.secrets_as_slots(config)
-    assert slotted["iscsi"]["chap"] == {
+    assert config["iscsi"]["chap"] == {
         "username": "nfs-iscsi-user",
         "password": "__slot__:salt:pillar.get(nfsha:iscsi:chap:password, unmask=True)",
     }
-    assert slotted["iscsi"]["mutual_chap"]["password"] == (
+    assert config["iscsi"]["mutual_chap"]["password"] == (
         "__slot__:salt:pillar.get(nfsha:iscsi:mutual_chap:password, unmask=True)"
     )
-    assert slotted["keepalived"]["auth_pass"] == (
+    assert config["keepalived"]["auth_pass"] == (
         "__slot__:salt:pillar.get(nfsha:keepalived:auth_pass, unmask=True)"
     )
-    # Everything else is as it was, and the settings themselves keep their secrets.
+    # Everything else is the pillar over the defaults, derived.
+    merged = module._merged(lab_pillar()["nfsha"], DEFAULTS, "nfs1")
     for path in module.SECRETS:
-        parent_slotted, parent = slotted, config
+        parent_slotted, parent = config, merged
         for key in path[:-1]:
             parent_slotted, parent = parent_slotted[key], parent[key]
         parent_slotted[path[-1]] = parent[path[-1]]
-    assert slotted == config
-    assert config["keepalived"]["auth_pass"] == "s3cr3t0"
+    assert {k: v for k, v in config.items() if k not in OSFAMILYMAP["Debian"]} == merged
+    assert merged["keepalived"]["auth_pass"] == "s3cr3t0"
 
 
 def test_a_pillar_without_secrets_gets_no_slots():
-    config, module = settings()
-    del config["keepalived"]["auth_pass"]
-    config["iscsi"] = None
-    slotted = module.secrets_as_slots(config)
-    assert "auth_pass" not in slotted["keepalived"]
-    assert slotted["iscsi"] is None
+    pillar = lab_pillar()
+    del pillar["nfsha"]["keepalived"]["auth_pass"]
+    pillar["nfsha"]["iscsi"] = None
+    config, _ = settings(pillar)
+    assert "auth_pass" not in config["keepalived"]
+    assert config["iscsi"] is None
