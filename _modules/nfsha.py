@@ -35,22 +35,11 @@ SECRETS = (
 # What shows instead of a value that may hold a secret.
 MASK = "********"
 
-# RFC 3720 3.2.6.3.1: iqn.yyyy-mm.reversed-domain[:unique-name]
-_IQN = re.compile(
-    r"^iqn\.\d{4}-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[a-z0-9.:_-]+)?$"
-)
-# o2cb: cluster and node names are alphanumerics and '_', at most 16 long.
-_O2CB_NAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
-# sfdisk size syntax: a number with an optional K/M/G/T suffix (binary units).
-_SIZE = re.compile(r"^[1-9][0-9]*(K|M|G|T)?(iB)?$")
-# CHAP secrets: RFC 3720 wants at least 12 bytes; 16 is the most initiators
-# accept.
-CHAP_SECRET_LENGTH = (12, 16)
-# keepalived truncates PASS authentication to 8 characters.
-VRRP_PASS_MAX = 8
-
 
 def __virtual__():
+    # The rules it validates with; map.jinja asks for a sync when this is missing.
+    if "nfsha_rules.iqn" not in __utils__:
+        return (False, "nfsha: the formula's utils (nfsha_rules) are missing: run saltutil.sync_all")
     return __virtualname__
 
 
@@ -238,10 +227,11 @@ def _derive(config, minion_id):
             f"/dev/disk/by-path/ip-{iscsi['portal']}-iscsi-{iscsi.get('iqn')}-lun-{iscsi.get('lun')}"
         )
         # Each server needs its own initiator name: VMs cloned from one image
-        # would otherwise share the one the package generated.
+        # would otherwise share the one the package generated. iSCSI names
+        # are lower case (RFC 3722); host names may not be.
         naming_authority = str(iscsi.get("iqn")).split(":", 1)[0]
         for server in servers:
-            nodes[server].setdefault("initiator_name", f"{naming_authority}:{server}")
+            nodes[server].setdefault("initiator_name", f"{naming_authority}:{str(server).lower()}")
         filesystems = ocfs2.get("filesystems") if isinstance(ocfs2, dict) else None
         if isinstance(filesystems, dict) and all(
             isinstance(filesystems.get(n), dict) for n in PARTITIONS
@@ -337,13 +327,15 @@ def _address(config, path, problems, network):
     return address
 
 
-def _secret(config, path, problems, low, high):
-    """Check a secret's length; the message never shows the secret."""
-    value = _get(config, path, problems, str)
-    if value is not None and not low <= len(value) <= high:
-        problems.append(
-            f"nfsha:{':'.join(path)}: must be {low} to {high} characters long, not {len(value)}"
-        )
+def _ruled(config, path, problems, rule, *args, required=True):
+    """The string at ``path`` if the formula's ``rule`` (_utils/nfsha_rules.py,
+    which the modules' own checks call too) takes it; a secret never shows."""
+    value = _get(config, path, problems, str, required)
+    problem = value is not None and __utils__[f"nfsha_rules.{rule}"](value, *args)
+    if problem:
+        shown = "" if _holds_secret(path) else f" {value!r}"
+        problems.append(f"nfsha:{':'.join(map(str, path))}:{shown} {problem}")
+        return None
     return value
 
 
@@ -404,13 +396,12 @@ def _check_nodes(config, network, problems):
             number = _in_range(config, base + ("ocfs2_number",), 0, 254, problems)
             _unique(numbers, number, f"nodes:{node_id}:ocfs2_number", problems, "ocfs2_number")
             _string(config, base + ("interface",), problems, required=False)
-            _string(
-                config, base + ("initiator_name",), problems, _IQN, "a valid IQN", required=False
-            )
-            if not _O2CB_NAME.match(str(node_id)):
+            _ruled(config, base + ("initiator_name",), problems, "iscsi_name", required=False)
+            problem = __utils__["nfsha_rules.o2cb_node_name"](node_id)
+            if problem:
                 problems.append(
-                    f"nfsha:nodes:{node_id}: an NFS server's id is its OCFS2 node name:"
-                    " letters, digits and '_', at most 16"
+                    f"nfsha:nodes:{node_id}: an NFS server's id is its o2cb node name, and"
+                    f" {node_id!r} {problem}"
                 )
     if count["target"] != 1:
         problems.append(
@@ -437,33 +428,27 @@ def _check_vip(config, network, problems):
 def _check_iscsi(config, problems):
     if _get(config, ("iscsi",), problems, dict) is None:
         return
-    _string(
-        config,
-        ("iscsi", "iqn"),
-        problems,
-        _IQN,
-        "a valid IQN (iqn.yyyy-mm.reversed.domain:name, lower case)",
-    )
+    _ruled(config, ("iscsi", "iqn"), problems, "iqn")
     _absolute_path(config, ("iscsi", "backing_store"), problems)
     _in_range(config, ("iscsi", "port"), 1, 65535, problems)
     _in_range(config, ("iscsi", "lun"), 1, 255, problems)
-    secrets = {}
+    users, secrets = {}, {}
     for account in ("chap", "mutual_chap"):
         if _get(config, ("iscsi", account), problems, dict) is None:
             continue
-        _string(
-            config,
-            ("iscsi", account, "username"),
-            problems,
-            re.compile(r"^\S+$"),
-            "a user name without spaces",
-        )
-        secrets[account] = _secret(
-            config, ("iscsi", account, "password"), problems, *CHAP_SECRET_LENGTH
-        )
+        users[account] = _ruled(config, ("iscsi", account, "username"), problems, "chap_word")
+        secrets[account] = _ruled(config, ("iscsi", account, "password"), problems, "chap_secret")
     if secrets.get("chap") and secrets.get("chap") == secrets.get("mutual_chap"):
         problems.append(
             "nfsha:iscsi:mutual_chap:password: must differ from iscsi:chap:password (RFC 3720)"
+        )
+    # The target's incoming account is chap, its outgoing one mutual_chap.
+    problem = users.get("mutual_chap") and __utils__["nfsha_rules.chap_accounts"](
+        [users.get("chap")], users["mutual_chap"]
+    )
+    if problem:
+        problems.append(
+            f"nfsha:iscsi:mutual_chap:username: {users['mutual_chap']!r} {problem} (iscsi:chap:username)"
         )
     _check_iscsi_watchdog(config, problems)
 
@@ -500,13 +485,7 @@ def _check_iscsi_watchdog(config, problems):
 def _check_ocfs2(config, problems):
     if _get(config, ("ocfs2",), problems, dict) is None:
         return
-    _string(
-        config,
-        ("ocfs2", "cluster_name"),
-        problems,
-        _O2CB_NAME,
-        "an o2cb cluster name (letters, digits, '_', at most 16)",
-    )
+    _ruled(config, ("ocfs2", "cluster_name"), problems, "ocfs2_cluster_name", "o2cb")
     _in_range(config, ("ocfs2", "port"), 1, 65535, problems)
     _in_range(config, ("ocfs2", "reboot_after_panic"), 1, 3600, problems)
     _check_o2cb_timeouts(config, problems)
@@ -524,23 +503,10 @@ def _check_ocfs2(config, problems):
         base = ("ocfs2", "filesystems", name)
         if _get(config, base, problems, dict) is None:
             continue
-        label = _string(
-            config,
-            base + ("label",),
-            problems,
-            re.compile(r"^\S{1,63}$"),
-            "a label without spaces, at most 63 characters",
-        )
+        label = _ruled(config, base + ("label",), problems, "ocfs2_label")
         _unique(labels, label, ":".join(base + ("label",)), problems, "label")
         # Only the last partition (data) may take the rest of the disk.
-        _string(
-            config,
-            base + ("size",),
-            problems,
-            _SIZE,
-            "a size like 64M or 2G",
-            required=name == "state",
-        )
+        _ruled(config, base + ("size",), problems, "partition_size", required=name == "state")
         mount_point = _absolute_path(config, base + ("mount_point",), problems)
         _unique(
             mount_points, mount_point, ":".join(base + ("mount_point",)), problems, "mount point"
@@ -683,7 +649,7 @@ def _check_keepalived(config, problems):
             " which has no authentication (RFC 5798): set auth_type to null"
         )
     if auth_type:
-        _secret(config, base + ("auth_pass",), problems, 1, VRRP_PASS_MAX)
+        _ruled(config, base + ("auth_pass",), problems, "vrrp_auth_pass")
     preempt = _get(config, base + ("preempt",), problems, bool)
     if preempt is False and initial_state == "MASTER":
         problems.append(

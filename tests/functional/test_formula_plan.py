@@ -167,7 +167,7 @@ def test_orchestration_refuses_a_bad_pillar_before_any_step(salt_run_cli):
     assert ret.returncode != 0
     output = ret.stdout + ret.stderr
     assert "nfsha:vip:address: 192.168.56.11 collides with the address of node nfs1" in output
-    assert "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 9" in output
+    assert "nfsha:keepalived:auth_pass: must be 1 to 8 bytes long, not 9" in output
     assert "123456789" not in output
     assert "nfsha-sync-and-validate" not in output
 
@@ -185,12 +185,14 @@ def test_the_first_step_syncs_the_modules_it_then_validates_with(salt_cli, salt_
     extmods = pathlib.Path(salt_minions["nfs2"].config["extension_modules"])
     for kind in ("modules", "states"):
         (extmods / kind / "nfsha.py").unlink()
+    (extmods / "utils" / "nfsha_rules.py").unlink()
     ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")
     assert ret.returncode == 0, ret
     by_id = {r["__id__"]: r for r in ret.data.values()}
     assert by_id["nfsha-validate-pillar"]["result"] is True
     assert by_id["nfsha-validate-pillar"]["comment"] == "The nfsha pillar is valid"
     assert "modules" in by_id["nfsha-sync-modules"]["changes"]
+    assert "utils" in by_id["nfsha-sync-utils"]["changes"]
     assert by_id["nfsha-sync-refreshed"]["changes"]
     # Converged: nothing synced, nothing refreshed.
     ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")
