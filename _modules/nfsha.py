@@ -12,6 +12,7 @@ finds a problem.
 """
 
 import copy
+import difflib
 import ipaddress
 import re
 
@@ -34,6 +35,35 @@ SECRETS = (
 )
 # What shows instead of a value that may hold a secret.
 MASK = "********"
+# The keys that have no default, and the entries of the maps whose keys are
+# free-form (ANY: node ids, track script names) and of the lists of
+# dictionaries: with the keys of defaults.yaml, every key the nfsha pillar
+# takes (docs/pillar.md lists them). None marks a value, [...] a list of
+# dictionaries.
+ANY = "*"
+SCHEMA = {
+    "network": None,
+    "nodes": {
+        ANY: dict.fromkeys(
+            ("address", "role", "priority", "ocfs2_number", "interface", "initiator_name")
+        )
+    },
+    "vip": {"address": None},
+    "iscsi": {
+        "iqn": None,
+        "backing_store": None,
+        "chap": {"username": None, "password": None},
+        "mutual_chap": {"username": None, "password": None},
+    },
+    "exports": [dict.fromkeys(("path", "clients", "options", "fsid"))],
+    "keepalived": {
+        "auth_pass": None,
+        "track_scripts": {ANY: dict.fromkeys(("script", "interval", "timeout", "fall", "rise"))},
+    },
+    "client": {"mounts": [dict.fromkeys(("mount_point", "export", "options"))]},
+}
+# The node keys that only a server takes.
+SERVER_KEYS = ("priority", "ocfs2_number", "interface", "initiator_name")
 
 
 def __virtual__():
@@ -66,7 +96,8 @@ def settings(defaults=None, osfamilymap=None):
     the master's job cache. Salt resolves slots in an argument's own value,
     in the values of a dictionary argument and in dictionaries in a list.
     A malformed value on the way to a secret (``iscsi:chap`` given as a
-    string, say) is shown as ``********``.
+    string, say) and the value of a key the formula does not know (a
+    mistyped ``auth_pas``, say) show as ``********``.
 
     defaults
         The formula's defaults.yaml already loaded (map.jinja passes it);
@@ -81,9 +112,19 @@ def settings(defaults=None, osfamilymap=None):
 
         salt nfs1 nfsha.settings
     """
+    if defaults is None:
+        defaults = _formula_file(DEFAULTS_URL)
     if osfamilymap is None:
         osfamilymap = _formula_file(OSFAMILYMAP_URL)
-    config = _slotted(_merged(__pillar__.get("nfsha"), defaults, __grains__.get("id")))
+    pillar = __pillar__.get("nfsha")
+    config = _merged(pillar, defaults, __grains__.get("id"))
+    # A key the formula does not know may be a secret under a mistyped name.
+    for path, _ in _unknown_keys(pillar, _schema(defaults)):
+        parent = config
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = MASK
+    config = _slotted(config)
     config.update(__salt__["grains.filter_by"](osfamilymap, grain="os_family") or {})
     return config
 
@@ -125,8 +166,11 @@ def check(pillar, defaults=None):
     """
     if pillar is not None and not isinstance(pillar, dict):
         return [f"nfsha: must be a dictionary, not {_kind(pillar)}"]
+    if defaults is None:
+        defaults = _formula_file(DEFAULTS_URL)
     config = _merged(pillar, defaults, None)
     problems = []
+    _check_keys(pillar, defaults, problems)
     network = _check_network(config, problems)
     _check_nodes(config, network, problems)
     _check_vip(config, network, problems)
@@ -143,8 +187,6 @@ def check(pillar, defaults=None):
 
 def _merged(pillar, defaults, minion_id):
     """The pillar over the defaults, derived (secrets in clear: never return it)."""
-    if defaults is None:
-        defaults = _formula_file(DEFAULTS_URL)
     merged = salt.utils.dictupdate.merge(
         copy.deepcopy(defaults.get("nfsha", {})),
         copy.deepcopy(pillar) if isinstance(pillar, dict) else {},
@@ -170,6 +212,47 @@ def _slotted(config):
             if path[-1] in parent:
                 parent[path[-1]] = f"__slot__:salt:pillar.get(nfsha:{':'.join(path)}, unmask=True)"
     return config
+
+
+def _schema(defaults):
+    """The keys the nfsha pillar takes, as a tree like :py:data:`SCHEMA`:
+    those of ``defaults`` with those of SCHEMA."""
+
+    def keys(value):
+        if isinstance(value, dict):
+            return {key: keys(item) for key, item in value.items()}
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            entry = {}
+            for item in value:
+                entry = union(entry, keys(item))
+            return [entry]
+        return None
+
+    def union(one, other):
+        if isinstance(one, dict) and isinstance(other, dict):
+            return {
+                key: union(one[key], other[key]) if key in one and key in other else one.get(key, other.get(key))
+                for key in one.keys() | other.keys()
+            }
+        if isinstance(one, list) and isinstance(other, list):
+            return [union(one[0], other[0])]
+        return one if other is None else other
+
+    return union(keys(defaults.get("nfsha", {})), SCHEMA)
+
+
+def _unknown_keys(value, schema, path=()):
+    """``(path, the keys known there)`` of each key of ``value`` that
+    ``schema`` does not know; what is not a dictionary or list is not walked."""
+    if isinstance(schema, list) and isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unknown_keys(item, schema[0], path + (index,))
+    elif isinstance(schema, dict) and isinstance(value, dict):
+        for key, item in value.items():
+            if ANY in schema or key in schema:
+                yield from _unknown_keys(item, schema.get(ANY, schema.get(key)), path + (key,))
+            else:
+                yield path + (key,), sorted(map(str, schema))
 
 
 def _formula_file(url):
@@ -348,6 +431,17 @@ def _unique(seen, value, path, problems, what):
         seen[value] = path
 
 
+def _check_keys(pillar, defaults, problems):
+    """A key the formula does not know is a typo: name the nearest known one."""
+    for path, known in _unknown_keys(pillar, _schema(defaults)):
+        nearest = difflib.get_close_matches(str(path[-1]), known, n=1)
+        if nearest:
+            hint = f"did you mean {':'.join(map(str, path[:-1] + (nearest[0],)))}?"
+        else:
+            hint = f"known here: {', '.join(known)}"
+        problems.append(f"nfsha:{':'.join(map(str, path))}: unknown key ({hint})")
+
+
 def _check_list_of_strings(config, key, problems):
     value = _get(config, (key,), problems, list, required=False)
     for i, item in enumerate(value or []):
@@ -390,6 +484,11 @@ def _check_nodes(config, network, problems):
         if role is None:
             continue
         count[role] += 1
+        for key in SERVER_KEYS:
+            if role != "server" and key in node:
+                problems.append(
+                    f"nfsha:nodes:{node_id}:{key}: only a node with role server takes it, not a {role}"
+                )
         if role == "server":
             priority = _in_range(config, base + ("priority",), 1, 254, problems)
             _unique(priorities, priority, f"nodes:{node_id}:priority", problems, "priority")

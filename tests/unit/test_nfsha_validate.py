@@ -2,9 +2,12 @@
 nfsha.validate: every kind of bad pillar is reported with its key path,
 all at once; the lab's pillar is valid.
 """
+import re
+
 import pytest
 
-from tests.support.cluster import DEFAULTS, OSFAMILYMAP, lab_pillar, problems, settings
+from tests.conftest import ROOT
+from tests.support.cluster import DEFAULTS, OSFAMILYMAP, lab_pillar, loaded, problems, settings
 
 
 def edited(**edits):
@@ -142,6 +145,22 @@ def test_missing_pillar_names_every_required_key():
         ({"keepalived__preempt": False, "keepalived__preempt_delay": 5}, "nfsha:keepalived:preempt_delay: 5 means nothing with preempt false"),
         ({"keepalived__unicast": True}, None),
         ({"keepalived__unicast": "yes"}, "nfsha:keepalived:unicast: must be bool, not str 'yes'"),
+        # unknown keys, with the nearest known one
+        ({"keepalive": {"auth_pass": "s3cr3t0"}}, "nfsha:keepalive: unknown key (did you mean keepalived?)"),
+        ({"keepalived__virtual_router_idd": 102}, "nfsha:keepalived:virtual_router_idd: unknown key (did you mean keepalived:virtual_router_id?)"),
+        ({"nodes__nfs1__prority": 101}, "nfsha:nodes:nfs1:prority: unknown key (did you mean nodes:nfs1:priority?)"),
+        ({"iscsi__chap__user": "nfs-iscsi-user"}, "nfsha:iscsi:chap:user: unknown key (did you mean iscsi:chap:username?)"),
+        ({"ocfs2__timeouts__heartbeat_treshold": 31}, "nfsha:ocfs2:timeouts:heartbeat_treshold: unknown key (did you mean ocfs2:timeouts:heartbeat_threshold?)"),
+        ({"exports": [{"path": "/srv/nfs4", "option": ["rw"], "fsid": 0}]}, "nfsha:exports:0:option: unknown key (did you mean exports:0:options?)"),
+        ({"client": {"mounts": [{"mountpoint": "/data", "export": "/data", "options": []}]}},
+         "nfsha:client:mounts:0:mountpoint: unknown key (did you mean client:mounts:0:mount_point?)"),
+        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "intervall": 3, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_disk:intervall: unknown key (did you mean keepalived:track_scripts:check_disk:interval?)"),
+        ({"ocfs2__filesystems__state__mode": "0755"}, "nfsha:ocfs2:filesystems:state:mode: unknown key (known here: label, mount_point, options, size)"),
+        ({"roles": {"target": "nfs1"}}, "nfsha:roles: unknown key"),
+        ({"paths": {"exports": "/etc/exports.d/nfsha.exports"}}, "nfsha:paths: unknown key"),
+        ({"nodes__client__priority": 5}, "nfsha:nodes:client:priority: only a node with role server takes it, not a client"),
+        ({"nodes__iscsi__initiator_name": "iqn.2018-08.es.raulpedroche:iscsi"}, "nfsha:nodes:iscsi:initiator_name: only a node with role server takes it, not a target"),
         # client
         ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
          "nfsha:client:mounts:0:export: 'data' is not an absolute path"),
@@ -240,3 +259,31 @@ def test_a_pillar_without_secrets_gets_no_slots():
     config, _ = settings(pillar)
     assert "auth_pass" not in config["keepalived"]
     assert config["iscsi"] is None
+
+
+def documented_keys():
+    """The key paths of docs/pillar.md's tables, ``<fs>`` spelt out."""
+    text = (ROOT / "docs/pillar.md").read_text()
+    keys = set(re.findall(r"^\| `([^`]+)` \|", text, re.MULTILINE))
+    return {k.replace("<fs>", fs) for k in keys for fs in ("state", "data")}
+
+
+def accepted_keys(module, schema, path=()):
+    """``(key path, whether it is a value)`` of every key the pillar takes."""
+    names = {("nodes",): "<id>", ("keepalived", "track_scripts"): "<name>"}
+    if path:
+        yield ":".join(path), schema is None
+    if isinstance(schema, list):
+        yield from accepted_keys(module, schema[0], path + ("<i>",))
+    elif isinstance(schema, dict):
+        for key, entry in schema.items():
+            yield from accepted_keys(module, entry, path + (names[path] if key == module.ANY else key,))
+
+
+def test_the_docs_list_exactly_the_keys_the_pillar_takes():
+    module = loaded()
+    accepted = dict(accepted_keys(module, module._schema(DEFAULTS)))
+    documented = documented_keys()
+    # Every value the pillar takes has its row; every row is a key it takes.
+    assert {key for key, is_value in accepted.items() if is_value} - documented == set()
+    assert documented - set(accepted) == set()
