@@ -661,10 +661,22 @@ def _check_exports(config, problems):
         fsid = _get(config, base + ("fsid",), problems, (int, str))
         _unique(fsids, fsid, f"exports:{i}:fsid", problems, "fsid")
         clients = _get(config, base + ("clients",), problems, list, required=False)
+        if clients == []:
+            # exports(5): a path without clients is exported to every host.
+            hint = "" if config["roles"]["clients"] else " (null takes the client nodes' addresses: the pillar has none)"
+            problems.append(
+                f"nfsha:exports:{i}:clients: no client, so every host could mount it:"
+                f" list the clients{hint}"
+            )
         for j, spec in enumerate(clients or []):
             if not isinstance(spec, str) or not spec.strip() or re.search(r"[\s()]", spec):
                 problems.append(
                     f"nfsha:exports:{i}:clients:{j}: {spec!r} is not a client spec (host, address, network or wildcard)"
+                )
+            elif _matches_every_host(spec):
+                problems.append(
+                    f"nfsha:exports:{i}:clients:{j}: {spec!r} lets every host mount it: name the clients,"
+                    " their network or a narrower wildcard"
                 )
         options = _get(config, base + ("options",), problems, list)
         for option in options or []:
@@ -672,6 +684,17 @@ def _check_exports(config, problems):
                 problems.append(
                     f"nfsha:exports:{i}:options: set the fsid with exports:{i}:fsid, not {option!r}"
                 )
+
+
+def _matches_every_host(spec):
+    """Whether an exports(5) client spec matches any host: a bare wildcard
+    or a network of prefix 0."""
+    if re.fullmatch(r"[*?]+", spec):
+        return True
+    try:
+        return ipaddress.ip_network(spec, strict=False).prefixlen == 0
+    except ValueError:
+        return False
 
 
 def _check_nfsd(config, problems):
