@@ -610,7 +610,10 @@ def _check_ocfs2(config, problems):
         _unique(
             mount_points, mount_point, ":".join(base + ("mount_point",)), problems, "mount point"
         )
-        _get(config, base + ("options",), problems, list)
+        options = _get(config, base + ("options",), problems, list)
+        _refuse_options(options, VOIDING_OPTIONS["ocfs2"], base + ("options",), problems)
+        if name == "state":
+            _refuse_options(options, VOIDING_OPTIONS["ocfs2_state"], base + ("options",), problems)
     data = ("ocfs2", "filesystems", "data")
     _string(config, data + ("user",), problems)
     _string(config, data + ("group",), problems)
@@ -684,6 +687,7 @@ def _check_exports(config, problems):
                 problems.append(
                     f"nfsha:exports:{i}:options: set the fsid with exports:{i}:fsid, not {option!r}"
                 )
+        _refuse_options(options, VOIDING_OPTIONS["export"], base + ("options",), problems)
 
 
 def _matches_every_host(spec):
@@ -705,7 +709,45 @@ def _check_nfsd(config, problems):
     _in_range(config, ("nfsd", "lease_time"), 10, 3600, problems)
     _in_range(config, ("nfsd", "grace_time"), 10, 3600, problems)
     _string(config, ("nfsd", "scope"), problems, re.compile(r"^\S+$"), "a scope without spaces")
-    _string(config, ("nfsd", "serve_on"), problems, re.compile(r"^(holder|all)$"), "holder or all")
+    serve_on = _string(
+        config, ("nfsd", "serve_on"), problems, re.compile(r"^(holder|all)$"), "holder or all"
+    )
+    bench = _get(config, ("nfsd", "bench_allow_serve_on_all"), problems, bool)
+    if serve_on == "all" and bench is False:
+        problems.append(
+            "nfsha:nfsd:serve_on: 'all' runs nfsd on every server over the shared /var/lib/nfs,"
+            " which has room for one writer only (docs/design.md): it is for make bench's"
+            " comparison with the proof of concept, which sets nfsd:bench_allow_serve_on_all"
+        )
+
+
+# Options that would void what the design guarantees: option -> why.
+VOIDING_OPTIONS = {
+    "ocfs2": {
+        "nocluster": "mounts without the cluster stack, for one node at a time (mount.ocfs2(8)),"
+        " and both servers mount it: the file system would be damaged",
+    },
+    "ocfs2_state": {
+        "localflocks": "makes flock(2) local to each server (mount.ocfs2(8)): both would take"
+        " the NFS service lock, and two nfsd would write /var/lib/nfs",
+    },
+    "export": {
+        "async": "lets nfsd acknowledge writes before they reach the shared disk (exports(5)):"
+        " a failover loses them; use sync",
+    },
+    "client": {
+        "soft": "gives applications an I/O error when a failover outlasts the retries (nfs(5)):"
+        " hard mounts make writes wait for the other server",
+        "softerr": "gives applications an error when a failover outlasts the retries (nfs(5)):"
+        " hard mounts make writes wait for the other server",
+    },
+}
+
+
+def _refuse_options(options, refused, path, problems):
+    for option in options or []:
+        if str(option) in refused:
+            problems.append(f"nfsha:{':'.join(map(str, path))}: {option} {refused[str(option)]}")
 
 
 def _check_track_script(config, base, problems):
@@ -819,4 +861,5 @@ def _check_client(config, problems):
         mount_point = _absolute_path(config, base + ("mount_point",), problems)
         _unique(seen, mount_point, f"client:mounts:{i}:mount_point", problems, "mount point")
         _absolute_path(config, base + ("export",), problems)
-        _get(config, base + ("options",), problems, list)
+        options = _get(config, base + ("options",), problems, list)
+        _refuse_options(options, VOIDING_OPTIONS["client"], base + ("options",), problems)

@@ -5,6 +5,8 @@ all at once; the lab's pillar is valid.
 import re
 
 import pytest
+import salt.utils.dictupdate
+import yaml
 
 from tests.conftest import ROOT
 from tests.support.cluster import DEFAULTS, OSFAMILYMAP, lab_pillar, loaded, problems, settings
@@ -128,6 +130,19 @@ def test_missing_pillar_names_every_required_key():
         ({"nfsd": {"lease_time": 5}}, "nfsha:nfsd:lease_time: 5 is out of range 10-3600"),
         ({"nfsd": {"scope": ""}}, "nfsha:nfsd:scope: '' is not a scope without spaces"),
         ({"nfsd": {"serve_on": "both"}}, "nfsha:nfsd:serve_on: 'both' is not holder or all"),
+        # what would void the design's guarantees
+        ({"nfsd": {"serve_on": "all"}}, "nfsha:nfsd:serve_on: 'all' runs nfsd on every server over the shared /var/lib/nfs"),
+        ({"nfsd": {"serve_on": "all", "bench_allow_serve_on_all": True}}, None),
+        ({"nfsd": {"bench_allow_serve_on_all": "yes"}}, "nfsha:nfsd:bench_allow_serve_on_all: must be bool, not str 'yes'"),
+        ({"ocfs2__filesystems__state__options": ["_netdev", "localflocks"]},
+         "nfsha:ocfs2:filesystems:state:options: localflocks makes flock(2) local to each server"),
+        ({"ocfs2__filesystems__data__options": ["_netdev", "localflocks"]}, None),
+        ({"ocfs2__filesystems__data__options": ["_netdev", "nocluster"]},
+         "nfsha:ocfs2:filesystems:data:options: nocluster mounts without the cluster stack"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "async"], "fsid": 0}]},
+         "nfsha:exports:0:options: async lets nfsd acknowledge writes before they reach the shared disk"),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/data", "options": ["rw", "soft"]}]}},
+         "nfsha:client:mounts:0:options: soft gives applications an I/O error"),
         # keepalived
         ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
         ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
@@ -301,3 +316,12 @@ def test_the_docs_list_exactly_the_keys_the_pillar_takes():
     # Every value the pillar takes has its row; every row is a key it takes.
     assert {key for key, is_value in accepted.items() if is_value} - documented == set()
     assert documented - set(accepted) == set()
+
+
+def test_the_bench_profile_of_the_proof_of_concept_validates():
+    # make bench (lab/bench) puts lab/profiles/seed.yaml over the lab's pillar.
+    seed = yaml.safe_load((ROOT / "lab/profiles/seed.yaml").read_text())
+    pillar = salt.utils.dictupdate.merge(lab_pillar(), seed, strategy="recurse", merge_lists=False)
+    assert problems(pillar) == []
+    del pillar["nfsha"]["nfsd"]["bench_allow_serve_on_all"]
+    assert [p.split(":")[1:3] for p in problems(pillar)] == [["nfsd", "serve_on"]]
