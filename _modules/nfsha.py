@@ -14,6 +14,7 @@ finds a problem.
 import copy
 import difflib
 import ipaddress
+import posixpath
 import re
 
 import salt.exceptions
@@ -27,6 +28,8 @@ OSFAMILYMAP_URL = "salt://nfsha/osfamilymap.yaml"
 ROLES = ("target", "server", "client")
 # The shared disk's partitions, in order: NFS state first, exported data last.
 PARTITIONS = ("state", "data")
+# Where nfs-utils keeps nfsd's state: the state file system's mount point.
+NFS_STATE_DIR = "/var/lib/nfs"
 # Where the secrets live under the nfsha pillar key.
 SECRETS = (
     ("iscsi", "chap", "password"),
@@ -384,12 +387,22 @@ def _string(config, path, problems, pattern=None, what=None, required=True):
     return value
 
 
+def _interface(config, path, problems, required=True):
+    """A network interface name as the kernel takes it (IFNAMSIZ: 15 bytes)."""
+    return _string(
+        config,
+        path,
+        problems,
+        re.compile(r"^(?!\.\.?$)[!-.0-9;-~]{1,15}$"),
+        "an interface name (at most 15 bytes, no spaces, '/' or ':')",
+        required,
+    )
+
+
 def _absolute_path(config, path, problems, required=True):
-    value = _get(config, path, problems, str, required)
-    if value is not None and not value.startswith("/"):
-        problems.append(f"nfsha:{':'.join(map(str, path))}: {value!r} is not an absolute path")
-        return None
-    return value
+    """The path at ``path``, normalized, if the files it goes into take it."""
+    value = _ruled(config, path, problems, "plain_path", required=required)
+    return None if value is None else posixpath.normpath(value)
 
 
 def _address(config, path, problems, network):
@@ -466,7 +479,7 @@ def _check_nodes(config, network, problems):
     nodes = _get(config, ("nodes",), problems, dict)
     if nodes is None:
         return
-    addresses, priorities, numbers = {}, {}, {}
+    addresses, priorities, numbers, initiators = {}, {}, {}, {}
     count = {role: 0 for role in ROLES}
     for node_id, node in nodes.items():
         base = ("nodes", node_id)
@@ -494,8 +507,10 @@ def _check_nodes(config, network, problems):
             _unique(priorities, priority, f"nodes:{node_id}:priority", problems, "priority")
             number = _in_range(config, base + ("ocfs2_number",), 0, 254, problems)
             _unique(numbers, number, f"nodes:{node_id}:ocfs2_number", problems, "ocfs2_number")
-            _string(config, base + ("interface",), problems, required=False)
-            _ruled(config, base + ("initiator_name",), problems, "iscsi_name", required=False)
+            _interface(config, base + ("interface",), problems, required=False)
+            # Derived when not given: the target's naming authority and the id.
+            initiator = _ruled(config, base + ("initiator_name",), problems, "iscsi_name", required=False)
+            _unique(initiators, initiator, f"nodes:{node_id}:initiator_name", problems, "initiator name")
             problem = __utils__["nfsha_rules.o2cb_node_name"](node_id)
             if problem:
                 problems.append(
@@ -520,8 +535,14 @@ def _check_vip(config, network, problems):
     for node_id, node in nodes.items():
         if vip is not None and isinstance(node, dict) and str(node.get("address")) == str(vip):
             problems.append(f"nfsha:vip:address: {vip} collides with the address of node {node_id}")
-    _in_range(config, ("vip", "prefix"), 1, 32, problems)
-    _string(config, ("vip", "interface"), problems)
+    prefix = _in_range(config, ("vip", "prefix"), 1, 32, problems)
+    if network and prefix and prefix not in (network.prefixlen, 32):
+        problems.append(
+            f"nfsha:vip:prefix: {prefix} contradicts the network {network}: keepalived would"
+            f" put the VIP on /{prefix} with its route; give {network.prefixlen} (or 32, the"
+            " address alone)"
+        )
+    _interface(config, ("vip", "interface"), problems)
 
 
 def _check_iscsi(config, problems):
@@ -597,7 +618,7 @@ def _check_ocfs2(config, problems):
         problems.append(f"nfsha:ocfs2:format_node: {format_node!r} is not a node with role server")
     if _get(config, ("ocfs2", "filesystems"), problems, dict) is None:
         return
-    labels, mount_points = {}, {}
+    labels, mount_points, points = {}, {}, {}
     for name in PARTITIONS:
         base = ("ocfs2", "filesystems", name)
         if _get(config, base, problems, dict) is None:
@@ -606,7 +627,7 @@ def _check_ocfs2(config, problems):
         _unique(labels, label, ":".join(base + ("label",)), problems, "label")
         # Only the last partition (data) may take the rest of the disk.
         _ruled(config, base + ("size",), problems, "partition_size", required=name == "state")
-        mount_point = _absolute_path(config, base + ("mount_point",), problems)
+        mount_point = points[name] = _absolute_path(config, base + ("mount_point",), problems)
         _unique(
             mount_points, mount_point, ":".join(base + ("mount_point",)), problems, "mount point"
         )
@@ -614,16 +635,41 @@ def _check_ocfs2(config, problems):
         _refuse_options(options, VOIDING_OPTIONS["ocfs2"], base + ("options",), problems)
         if name == "state":
             _refuse_options(options, VOIDING_OPTIONS["ocfs2_state"], base + ("options",), problems)
+    state, data_point = points.get("state"), points.get("data")
+    if state is not None and state != NFS_STATE_DIR:
+        problems.append(
+            f"nfsha:ocfs2:filesystems:state:mount_point: {state} is not {NFS_STATE_DIR}, where"
+            " nfs-utils keeps nfsd's state (nfsdcld's client database, etab): mounted elsewhere,"
+            " that state would stay on each server's own disk"
+        )
+    for inner, outer in (("state", "data"), ("data", "state")):
+        if points.get(inner) and points.get(outer) and _under(points[inner], points[outer]):
+            problems.append(
+                f"nfsha:ocfs2:filesystems:{inner}:mount_point: {points[inner]} is inside the {outer}"
+                f" file system's mount point {points[outer]}: each would need the other mounted first"
+            )
     data = ("ocfs2", "filesystems", "data")
     _string(config, data + ("user",), problems)
     _string(config, data + ("group",), problems)
-    _string(
-        config,
-        data + ("mode",),
-        problems,
-        re.compile(r"^0?[0-7]{3,4}$"),
-        "an octal mode such as '0755'",
-    )
+    mode = _get(config, data + ("mode",), [], object)
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        problems.append(
+            f"nfsha:ocfs2:filesystems:data:mode: must be a quoted string such as '0755', not the"
+            f" number {mode} (YAML reads an unquoted 0755 as the octal number {0o755})"
+        )
+    else:
+        _string(
+            config,
+            data + ("mode",),
+            problems,
+            re.compile(r"^0?[0-7]{3,4}$"),
+            "an octal mode such as '0755'",
+        )
+
+
+def _under(path, parent):
+    """Whether ``path`` is ``parent`` or inside it (both normalized)."""
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 # o2cb's lower bounds (o2cb.init configure): heartbeat threshold, then ms.
@@ -661,8 +707,10 @@ def _check_exports(config, problems):
             continue
         path = _absolute_path(config, base + ("path",), problems)
         _unique(paths, path, f"exports:{i}:path", problems, "path")
-        fsid = _get(config, base + ("fsid",), problems, (int, str))
+        fsid = _fsid(config, base + ("fsid",), problems)
         _unique(fsids, fsid, f"exports:{i}:fsid", problems, "fsid")
+        if path is not None:
+            _check_export_path(config, i, path, fsid, problems)
         clients = _get(config, base + ("clients",), problems, list, required=False)
         if clients == []:
             # exports(5): a path without clients is exported to every host.
@@ -690,6 +738,47 @@ def _check_exports(config, problems):
         _refuse_options(options, VOIDING_OPTIONS["export"], base + ("options",), problems)
 
 
+def _fsid(config, path, problems):
+    """An export's fsid as exports(5) reads it (a 32-bit number, root, or a
+    UUID), the root as 0 and numbers as ints, so that equal ones compare equal."""
+    fsid = _get(config, path, problems, (int, str))
+    if isinstance(fsid, str) and (fsid == "root" or fsid.isdigit()):
+        fsid = 0 if fsid == "root" else int(fsid)
+    if isinstance(fsid, int) and 0 <= fsid < 2**32:
+        return fsid
+    if isinstance(fsid, str) and re.fullmatch(r"[0-9A-Fa-f]{32}", re.sub(r"[-:]", "", fsid)):
+        return fsid.lower()
+    if fsid is not None:
+        problems.append(
+            f"nfsha:{':'.join(map(str, path))}: {fsid!r} is not an fsid (a number 0-4294967295,"
+            " root, or a UUID: exports(5))"
+        )
+    return None
+
+
+def _mount_point(config, name):
+    """An OCFS2 file system's mount point, normalized, or None."""
+    value = config
+    for key in ("ocfs2", "filesystems", name, "mount_point"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return posixpath.normpath(value) if isinstance(value, str) and value.startswith("/") else None
+
+
+def _check_export_path(config, i, path, fsid, problems):
+    """Only the data file system is exported; its parent only as the NFSv4 root."""
+    state, data = _mount_point(config, "state"), _mount_point(config, "data")
+    if state and (_under(path, state) or _under(state, path)):
+        problems.append(
+            f"nfsha:exports:{i}:path: {path} would export the NFS state file system {state}"
+        )
+    elif data and not _under(path, data) and not (fsid == 0 and _under(data, path)):
+        problems.append(
+            f"nfsha:exports:{i}:path: {path} is outside the data file system {data}: a server would"
+            " serve its own disk, which the other does not have after a failover (only the fsid 0"
+            " export, the NFSv4 root, may be a parent of it)"
+        )
+
+
 def _matches_every_host(spec):
     """Whether an exports(5) client spec matches any host: a bare wildcard
     or a network of prefix 0."""
@@ -706,8 +795,14 @@ def _check_nfsd(config, problems):
         return
     _in_range(config, ("nfsd", "threads"), 1, 1024, problems)
     # rpc.nfsd(8): the lease time must be 10 to 3600 seconds.
-    _in_range(config, ("nfsd", "lease_time"), 10, 3600, problems)
-    _in_range(config, ("nfsd", "grace_time"), 10, 3600, problems)
+    lease = _in_range(config, ("nfsd", "lease_time"), 10, 3600, problems)
+    grace = _in_range(config, ("nfsd", "grace_time"), 10, 3600, problems)
+    if lease and grace and grace < lease:
+        problems.append(
+            f"nfsha:nfsd:grace_time: {grace} is shorter than lease_time {lease}: after a failover"
+            " a client that renews its lease once per lease time could miss the grace period and"
+            " lose its locks and opens"
+        )
     _string(config, ("nfsd", "scope"), problems, re.compile(r"^\S+$"), "a scope without spaces")
     serve_on = _string(
         config, ("nfsd", "serve_on"), problems, re.compile(r"^(holder|all)$"), "holder or all"
@@ -750,6 +845,9 @@ def _refuse_options(options, refused, path, problems):
             problems.append(f"nfsha:{':'.join(map(str, path))}: {option} {refused[str(option)]}")
 
 
+_KEEPALIVED_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 def _check_track_script(config, base, problems):
     interval = _in_range(config, base + ("interval",), 1, 3600, problems)
     timeout = _in_range(config, base + ("timeout",), 1, 3600, problems)
@@ -765,12 +863,9 @@ def _check_keepalived(config, problems):
     if _get(config, ("keepalived",), problems, dict) is None:
         return
     base = ("keepalived",)
+    # keepalived.conf and the notify script's shell test take it unquoted.
     _string(
-        config,
-        base + ("instance",),
-        problems,
-        re.compile(r"^\S+$"),
-        "an instance name without spaces",
+        config, base + ("instance",), problems, _KEEPALIVED_NAME, "an instance name of letters, digits and _.-"
     )
     _in_range(config, base + ("virtual_router_id",), 1, 255, problems)
     version = _get(config, base + ("vrrp_version",), problems, int)
@@ -830,8 +925,13 @@ def _check_keepalived(config, problems):
     targets = _get(config, base + ("ping_targets",), problems, list, required=False)
     nodes = config.get("nodes") if isinstance(config.get("nodes"), dict) else {}
     for i, target in enumerate(targets or []):
-        if target not in nodes:
+        if not isinstance(target, (str, int)) or target not in nodes:
             problems.append(f"nfsha:keepalived:ping_targets:{i}: {target!r} is not a node id")
+        elif target in config["roles"]["servers"]:
+            problems.append(
+                f"nfsha:keepalived:ping_targets:{i}: {target!r} is an NFS server: when it fails, the"
+                " other server's ping check fails too and neither holds the VIP; ping the clients"
+            )
     for check in ("ping_check", "nfs_check"):
         if _get(config, base + (check,), problems, dict) is not None:
             _check_track_script(config, base + (check,), problems)
@@ -844,7 +944,19 @@ def _check_keepalived(config, problems):
                 f"nfsha:keepalived:track_scripts:{name}: the formula's own track scripts"
                 " are named check_nfs and ping_<node>: choose another name"
             )
-        _string(config, base + ("track_scripts", name, "script"), problems)
+        elif not _KEEPALIVED_NAME.match(str(name)):
+            problems.append(
+                f"nfsha:keepalived:track_scripts:{name}: a track script's name is letters, digits"
+                " and _.- (keepalived.conf takes it unquoted)"
+            )
+        # keepalived.conf quotes it.
+        _string(
+            config,
+            base + ("track_scripts", name, "script"),
+            problems,
+            re.compile(r'^[^"\x00-\x1f\x7f]+$'),
+            "a command without '\"' or control characters",
+        )
         _check_track_script(config, base + ("track_scripts", name), problems)
 
 
@@ -860,6 +972,40 @@ def _check_client(config, problems):
             continue
         mount_point = _absolute_path(config, base + ("mount_point",), problems)
         _unique(seen, mount_point, f"client:mounts:{i}:mount_point", problems, "mount point")
-        _absolute_path(config, base + ("export",), problems)
+        export = _absolute_path(config, base + ("export",), problems)
+        if export is not None:
+            _check_client_export(config, i, export, problems)
         options = _get(config, base + ("options",), problems, list)
         _refuse_options(options, VOIDING_OPTIONS["client"], base + ("options",), problems)
+        for option in options or []:
+            if re.fullmatch(r"(nfs)?vers=[23](\.\d+)?|v[23]", str(option)):
+                problems.append(
+                    f"nfsha:client:mounts:{i}:options: {option} asks for NFSv{str(option)[-1]}, and the"
+                    " servers serve NFSv4 only (nfs.conf vers3=n)"
+                )
+
+
+def _check_client_export(config, i, export, problems):
+    """The path a client mounts is one an export serves: NFSv4 paths start at
+    the fsid 0 export (at / when there is none)."""
+    exports = config.get("exports") if isinstance(config.get("exports"), list) else []
+    paths, root = {}, "/"
+    for j, entry in enumerate(exports):
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and path.startswith("/"):
+            path = posixpath.normpath(path)
+            paths[path] = "crossmnt" in (entry.get("options") or [])
+            if _fsid(config, ("exports", j, "fsid"), []) == 0:
+                root = path
+    full = posixpath.normpath(posixpath.join(root, export.lstrip("/")))
+    data = _mount_point(config, "data") or "/"
+    # An export serves its own directories on the data file system, and with
+    # crossmnt the file systems mounted below it (exports(5)).
+    if paths and not any(
+        full == path or _under(full, path) and _under(full, data) and (_under(path, data) or crossmnt)
+        for path, crossmnt in paths.items()
+    ):
+        problems.append(
+            f"nfsha:client:mounts:{i}:export: {export} is {full} on the servers (NFSv4 paths start at"
+            f" the fsid 0 export, {root}), and no export serves it"
+        )

@@ -23,7 +23,6 @@ __virtualname__ = "tgt"
 
 _MASK = "********"
 
-_PATH = re.compile(r"/[A-Za-z0-9._+=@:/,-]*")
 _SECRET_ARG = re.compile(r"(--password[= ])\S+")
 
 
@@ -600,11 +599,9 @@ def _check_arguments(name, backing_stores, addresses, names, incoming_users, out
     if not isinstance(backing_stores, list) or not backing_stores:
         raise SaltInvocationError("backing_stores: give a list of at least one device or file path")
     for index, path in enumerate(backing_stores):
-        if not isinstance(path, str) or not _PATH.fullmatch(path):
-            raise SaltInvocationError(
-                f"backing_stores[{index}]: {path!r} is not an absolute path "
-                "of letters, digits and ._+=@:/,-"
-            )
+        problem = __utils__["nfsha_rules.plain_path"](path)
+        if problem:
+            raise SaltInvocationError(f"backing_stores[{index}]: {path!r} {problem}")
         if backing_stores.index(path) != index:
             raise SaltInvocationError(f"backing_stores[{index}]: {path} is listed twice")
     for label, entries, valid, what in (

@@ -44,6 +44,10 @@ _LABEL_BYTES = 63
 _SIZE = re.compile(r"(\d+)([KMGTPE])(iB|B)?", re.IGNORECASE)
 _UNITS = "KMGTPE"
 
+# Paths go unquoted into targets.conf, fstab, exports and shell scripts
+# (tgt-admin hands a backing store to /bin/sh): plain characters only.
+_PATH = re.compile(r"/[A-Za-z0-9._+=@:,/-]*")
+
 # tgt-admin reads targets.conf with Perl's Config::General, splits a CHAP
 # line on spaces and runs each tgtadm call through /bin/sh; keepalived's
 # parser ends a word at a blank or '"', and a line at '!' or '#'. Names and
@@ -125,6 +129,16 @@ def size_bytes(value):
     digits, unit, suffix = _SIZE.fullmatch(value).groups()
     base = 1000 if suffix and suffix.lower() == "b" else 1024
     return int(digits) * base ** (_UNITS.index(unit.upper()) + 1)
+
+
+def plain_path(value):
+    """An absolute path that every file the formula writes takes unquoted."""
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
+        return (
+            "is not an absolute path of letters, digits and ._+=@:,/- (it goes unquoted"
+            " into targets.conf, fstab, exports and scripts)"
+        )
+    return None
 
 
 def chap_word(value):

@@ -154,6 +154,18 @@ RULES = {
             ("", BAD, BAD),
         ],
     ),
+    "backing store path": (
+        at("iscsi", "backing_store"), "iscsi:backing_store",
+        lambda v: target(backing_stores=[v]),
+        [
+            ("/dev/disk/by-id/virtio-nfsha-shared", OK, OK),
+            ("/srv/iscsi/lun1.img", OK, OK),
+            ("dev/sdb", BAD, BAD),
+            ("/dev/my disk", BAD, BAD),
+            ("/dev/sdb;reboot", BAD, BAD),
+            ("/dev/$(reboot)", BAD, BAD),
+        ],
+    ),
     "CHAP user name": (
         at("iscsi", "chap", "username"), "iscsi:chap:username",
         lambda v: target(incoming_users=[{**USER, "username": v}]),
