@@ -233,8 +233,9 @@ def _schema(defaults):
 
     def union(one, other):
         if isinstance(one, dict) and isinstance(other, dict):
+            both = one.keys() & other.keys()
             return {
-                key: union(one[key], other[key]) if key in one and key in other else one.get(key, other.get(key))
+                key: union(one[key], other[key]) if key in both else one.get(key, other.get(key))
                 for key in one.keys() | other.keys()
             }
         if isinstance(one, list) and isinstance(other, list):
@@ -714,7 +715,9 @@ def _check_exports(config, problems):
         clients = _get(config, base + ("clients",), problems, list, required=False)
         if clients == []:
             # exports(5): a path without clients is exported to every host.
-            hint = "" if config["roles"]["clients"] else " (null takes the client nodes' addresses: the pillar has none)"
+            hint = "" if config["roles"]["clients"] else (
+                " (null takes the client nodes' addresses: the pillar has none)"
+            )
             problems.append(
                 f"nfsha:exports:{i}:clients: no client, so every host could mount it:"
                 f" list the clients{hint}"
@@ -865,7 +868,11 @@ def _check_keepalived(config, problems):
     base = ("keepalived",)
     # keepalived.conf and the notify script's shell test take it unquoted.
     _string(
-        config, base + ("instance",), problems, _KEEPALIVED_NAME, "an instance name of letters, digits and _.-"
+        config,
+        base + ("instance",),
+        problems,
+        _KEEPALIVED_NAME,
+        "an instance name of letters, digits and _.-",
     )
     _in_range(config, base + ("virtual_router_id",), 1, 255, problems)
     version = _get(config, base + ("vrrp_version",), problems, int)

@@ -87,7 +87,11 @@ def ocfs2_cluster_name(value, stack="o2cb"):
     if stack == "o2cb":
         if not isinstance(value, str) or not _O2CB_CLUSTER_NAME.fullmatch(value):
             return "is not a valid cluster name (o2cb: 1-16 letters or digits, no '_', '-' or '.')"
-    elif not isinstance(value, str) or not value or len(value.encode()) > _CLUSTER_NAME_BYTES or re.search(r"\s", value):
+    elif (
+        not isinstance(value, str)
+        or not 0 < len(value.encode()) <= _CLUSTER_NAME_BYTES
+        or re.search(r"\s", value)
+    ):
         return f"is not a valid cluster name ({stack}: 1-16 bytes, no spaces)"
     return None
 
