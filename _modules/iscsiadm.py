@@ -31,7 +31,6 @@ _ERR_NO_OBJS_FOUND = 21
 _MAX_VALUE = 255
 
 _NAME = re.compile(r"[A-Za-z][\w.\[\]-]*")
-_TARGET = re.compile(r"(iqn|eui|naa)\.\S{1,219}")
 _PORTAL = re.compile(
     r"\[(?P<bracketed>[^\]]+)\](?::(?P<bracketed_port>\d+))?"
     r"|(?P<ipv4>[\d.]+)(?::(?P<ipv4_port>\d+))?"
@@ -331,10 +330,10 @@ def _node_args(target, portal):
 
 
 def _target(target):
-    if not isinstance(target, str) or not _TARGET.fullmatch(target):
-        raise SaltInvocationError(
-            f"target must be an iSCSI name (iqn., eui. or naa.), got {target!r}"
-        )
+    # The rule is the formula's, shared with nfsha.validate (_utils/nfsha_rules.py).
+    problem = __utils__["nfsha_rules.iscsi_name"](target)
+    if problem:
+        raise SaltInvocationError(f"target: {target!r} {problem}")
     return target
 
 

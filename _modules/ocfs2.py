@@ -28,11 +28,6 @@ _MODPROBE = "/sbin/modprobe"
 _TOOLS = {"mkfs.ocfs2": "ocfs2-tools", "sfdisk": "fdisk"}
 
 _DEFAULT_PORT = 7777
-# o2cb names: cluster names are at most 16 alphanumerics (mkfs.ocfs2 and
-# o2cb enforce it), node names must match the host name.
-_O2CB_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9]{1,16}$")
-_OTHER_CLUSTER_NAME = re.compile(r"^\S{1,16}$")
-_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
 _STACKS = ("o2cb", "pcmk", "cman")
 _NODE_KEYS = {"name", "number", "address", "port"}
 # /etc/default/o2cb is sourced by a root shell: only plain words go in.
@@ -41,10 +36,6 @@ _DEFAULTS_VALUE = re.compile(r"^[A-Za-z0-9_.-]*$")
 _DEFAULTS_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 _LABELS = ("gpt", "dos")
-# sfdisk's size syntax, restricted to sizes with a unit: K/M/G... and KiB/MiB...
-# are powers of 1024, KB/MB... powers of 1000.
-_SIZE = re.compile(r"^(\d+)([KMGTPE])(iB|B)?$", re.IGNORECASE)
-_UNITS = "KMGTPE"
 # sfdisk aligns partitions to 1 MiB: sizes may differ from the request by less.
 _GRAIN = 1024 * 1024
 _USAGE_NAMES = {
@@ -494,10 +485,10 @@ def _check_device(device):
 
 
 def _check_cluster_name(name, argument, stack="o2cb"):
-    pattern = _O2CB_CLUSTER_NAME if stack == "o2cb" else _OTHER_CLUSTER_NAME
-    if not isinstance(name, str) or not pattern.match(name):
-        rule = "1-16 letters or digits" if stack == "o2cb" else "1-16 characters, no spaces"
-        raise SaltInvocationError(f"{argument}: {name!r} is not a valid cluster name ({rule})")
+    # The rules are the formula's, shared with nfsha.validate (_utils/nfsha_rules.py).
+    problem = __utils__["nfsha_rules.ocfs2_cluster_name"](name, stack)
+    if problem:
+        raise SaltInvocationError(f"{argument}: {name!r} {problem}")
 
 
 def _refuse_unless_empty(device, action):
@@ -638,8 +629,9 @@ def _normalize_nodes(nodes):
             raise SaltInvocationError(f"{where}: unknown keys {sorted(unknown)}")
         name, number = node.get("name"), node.get("number")
         address, port = node.get("address"), node.get("port", _DEFAULT_PORT)
-        if not isinstance(name, str) or not _NODE_NAME.match(name):
-            raise SaltInvocationError(f"{where}.name: {name!r} is not a host name")
+        problem = __utils__["nfsha_rules.o2cb_node_name"](name)
+        if problem:
+            raise SaltInvocationError(f"{where}.name: {name!r} {problem}")
         if type(number) is not int or not 0 <= number <= 254:
             raise SaltInvocationError(f"{where}.number: {number!r} is not an integer 0-254")
         try:
@@ -696,10 +688,9 @@ def _parse_status(stdout, stderr, name):
 
 def _mkfs_argv(device, label, slots, cluster_name, cluster_stack, force):
     _check_device(device)
-    if not isinstance(label, str) or not label or not label.isprintable():
-        raise SaltInvocationError(f"label: {label!r} must be a non-empty printable string")
-    if len(label.encode()) > 63:
-        raise SaltInvocationError(f"label: {label!r} is longer than 63 bytes")
+    problem = __utils__["nfsha_rules.ocfs2_label"](label)
+    if problem:
+        raise SaltInvocationError(f"label: {label!r} {problem}")
     if type(slots) is not int or not 1 <= slots <= 255:
         raise SaltInvocationError(f"slots: {slots!r} is not an integer 1-255")
     if cluster_stack not in _STACKS:
@@ -730,16 +721,10 @@ def _partition_sizes(partitions, label):
                 raise SaltInvocationError(f"{where}.size: only the last partition may take the rest")
             sizes.append(None)
             continue
-        match = _SIZE.match(size) if isinstance(size, str) else None
-        if not match:
-            raise SaltInvocationError(
-                f"{where}.size: {size!r} is not a size with a unit such as 64M, 64MiB or 64MB"
-            )
-        digits, unit, suffix = match.groups()
-        base = 1000 if suffix == "B" else 1024
-        sizes.append(int(digits) * base ** (_UNITS.index(unit.upper()) + 1))
-        if not sizes[-1]:
-            raise SaltInvocationError(f"{where}.size: {size!r} is empty")
+        problem = __utils__["nfsha_rules.partition_size"](size)
+        if problem:
+            raise SaltInvocationError(f"{where}.size: {size!r} {problem}")
+        sizes.append(__utils__["nfsha_rules.size_bytes"](size))
     return sizes
 
 

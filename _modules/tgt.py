@@ -23,14 +23,6 @@ __virtualname__ = "tgt"
 
 _MASK = "********"
 
-_ISCSI_NAME = re.compile(
-    r"(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[a-z0-9.:-]+)?"
-    r"|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?)"
-)
-# tgt-admin hands names and secrets to a shell and splits config lines on
-# spaces and '#': keep them to characters that survive both.
-_WORD = re.compile(r"[A-Za-z0-9._+=@:/-]+")
-_PATH = re.compile(r"/[A-Za-z0-9._+=@:/,-]*")
 _SECRET_ARG = re.compile(r"(--password[= ])\S+")
 
 
@@ -599,23 +591,22 @@ def _config_secrets(text):
 
 
 def _check_arguments(name, backing_stores, addresses, names, incoming_users, outgoing_user):
-    if not isinstance(name, str) or not _ISCSI_NAME.fullmatch(name):
-        raise SaltInvocationError(
-            f"name: {name!r} is not an iSCSI name (iqn.YYYY-MM.reversed.domain:id, lower case)"
-        )
+    # The rules on names and secrets are the formula's, shared with
+    # nfsha.validate (_utils/nfsha_rules.py).
+    problem = __utils__["nfsha_rules.iscsi_name"](name)
+    if problem:
+        raise SaltInvocationError(f"name: {name!r} {problem}")
     if not isinstance(backing_stores, list) or not backing_stores:
         raise SaltInvocationError("backing_stores: give a list of at least one device or file path")
     for index, path in enumerate(backing_stores):
-        if not isinstance(path, str) or not _PATH.fullmatch(path):
-            raise SaltInvocationError(
-                f"backing_stores[{index}]: {path!r} is not an absolute path "
-                "of letters, digits and ._+=@:/,-"
-            )
+        problem = __utils__["nfsha_rules.plain_path"](path)
+        if problem:
+            raise SaltInvocationError(f"backing_stores[{index}]: {path!r} {problem}")
         if backing_stores.index(path) != index:
             raise SaltInvocationError(f"backing_stores[{index}]: {path} is listed twice")
     for label, entries, valid, what in (
         ("initiator_addresses", addresses, _is_address, "an IP address, a network or ALL"),
-        ("initiator_names", names, _ISCSI_NAME.fullmatch, "an iSCSI name"),
+        ("initiator_names", names, _is_valid_iscsi_name, "an iSCSI name"),
     ):
         if not isinstance(entries, list):
             raise SaltInvocationError(f"{label}: give a list")
@@ -635,9 +626,9 @@ def _check_arguments(name, backing_stores, addresses, names, incoming_users, out
         raise SaltInvocationError("incoming_users: a username is listed twice")
     if outgoing_user is not None:
         _check_user("outgoing_user", outgoing_user)
-        if outgoing_user["username"] in usernames:
-            # tgtd keeps one secret per account, and mutual CHAP needs two.
-            raise SaltInvocationError("outgoing_user: its username is also an incoming user")
+        problem = __utils__["nfsha_rules.chap_accounts"](usernames, outgoing_user["username"])
+        if problem:
+            raise SaltInvocationError(f"outgoing_user: its username {problem}")
 
 
 def _check_user(label, user):
@@ -649,10 +640,13 @@ def _check_user(label, user):
 
 def _check_word(label, value):
     # The message never repeats the value: it may be a secret.
-    if not isinstance(value, str) or not _WORD.fullmatch(value):
-        raise SaltInvocationError(
-            f"{label}: use only letters, digits and ._+=@:/- (tgt-admin passes it through a shell)"
-        )
+    problem = __utils__["nfsha_rules.chap_word"](value)
+    if problem:
+        raise SaltInvocationError(f"{label}: {problem}")
+
+
+def _is_valid_iscsi_name(entry):
+    return not __utils__["nfsha_rules.iscsi_name"](entry)
 
 
 def _is_address(entry):

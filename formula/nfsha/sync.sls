@@ -1,15 +1,23 @@
 {#- The orchestration's first step (nfsha.validate includes it): the
     formula's custom modules on the minion. No map.jinja here: it needs
-    these modules. Only the two kinds the formula ships to minions
-    (_modules, _states): sync_all asks the master for some twenty kinds,
-    which took a 4-minion lab 88 s where nothing had changed
-    (docs/lab.md). What arrived is reloaded, and only then: for the rest of
-    this state run (reload_modules: nfsha.validate runs the new code), and
-    in the minion itself, for the calls that follow the run. -#}
+    these modules. Only the three kinds the formula ships to minions
+    (_utils, the rules its modules and its validation share; _modules;
+    _states): sync_all asks the master for some twenty kinds, which took a
+    4-minion lab 88 s where nothing had changed (docs/lab.md). What arrived
+    is reloaded, and only then: for the rest of this state run
+    (reload_modules: nfsha.validate runs the new code), and in the minion
+    itself, for the calls that follow the run. -#}
+nfsha-sync-utils:
+  saltutil.sync_utils:
+    - refresh: False
+    - reload_modules: True
+
 nfsha-sync-modules:
   saltutil.sync_modules:
     - refresh: False
     - reload_modules: True
+    - require:
+      - saltutil: nfsha-sync-utils
 
 nfsha-sync-states:
   saltutil.sync_states:
@@ -22,5 +30,6 @@ nfsha-sync-refreshed:
   module.run:
     - saltutil.refresh_modules: []
     - onchanges:
+      - saltutil: nfsha-sync-utils
       - saltutil: nfsha-sync-modules
       - saltutil: nfsha-sync-states

@@ -124,6 +124,34 @@ def test_secrets_stay_out_of_the_output_and_the_logs(
             assert secret not in text, f"a secret appears in {where}"
 
 
+def test_settings_and_validation_keep_the_secrets_out_of_the_job_cache(salt_cli, salt_master):
+    # salt-run nfsha.switchover fetches a server's nfsha.settings through the
+    # master: every return lands in the master's job cache.
+    pillar = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
+    secrets = [
+        pillar["iscsi"]["chap"]["password"],
+        pillar["iscsi"]["mutual_chap"]["password"],
+        pillar["keepalived"]["auth_pass"],
+    ]
+    settings = salt_cli.run("-L", "nfsha.settings", minion_tgt=",".join(MINION_IDS))
+    assert settings.returncode == 0, settings
+    assert settings.data["nfs1"]["keepalived"]["auth_pass"] == (
+        "__slot__:salt:pillar.get(nfsha:keepalived:auth_pass, unmask=True)"
+    )
+    assert salt_cli.run("-L", "nfsha.validate", minion_tgt=",".join(MINION_IDS)).data == {m: [] for m in MINION_IDS}
+    # An auth_pass that YAML read as a number: its problem names its type.
+    bad = {"nfsha": {"keepalived": {"auth_pass": 73918264}}}
+    ret = salt_cli.run("state.sls", "nfsha.validate", f"pillar={json.dumps(bad)}", minion_tgt="nfs1")
+    (state,) = [r for r in ret.data.values() if r["__id__"] == "nfsha-validate-pillar"]
+    assert "nfsha:keepalived:auth_pass: must be str, not int (quote it in YAML)" in state["comment"]
+    assert "73918264" not in ret.stdout
+    jobs = [f for f in (pathlib.Path(salt_master.config["cachedir"]) / "jobs").rglob("*") if f.is_file()]
+    assert any(b"nfsha.settings" in f.read_bytes() for f in jobs)
+    for job in jobs:
+        for secret in secrets:
+            assert secret.encode() not in job.read_bytes(), f"a secret is in the job cache: {job}"
+
+
 def test_planning_leaves_the_package_lists_alone(orchestration_plan, salt_minions):
     # The tests' pillar sets pkg_refresh: false; Salt would otherwise run
     # `apt-get update` once per state run, even under test=True.
@@ -139,7 +167,7 @@ def test_orchestration_refuses_a_bad_pillar_before_any_step(salt_run_cli):
     assert ret.returncode != 0
     output = ret.stdout + ret.stderr
     assert "nfsha:vip:address: 192.168.56.11 collides with the address of node nfs1" in output
-    assert "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 9" in output
+    assert "nfsha:keepalived:auth_pass: must be 1 to 8 bytes long, not 9" in output
     assert "123456789" not in output
     assert "nfsha-sync-and-validate" not in output
 
@@ -157,12 +185,14 @@ def test_the_first_step_syncs_the_modules_it_then_validates_with(salt_cli, salt_
     extmods = pathlib.Path(salt_minions["nfs2"].config["extension_modules"])
     for kind in ("modules", "states"):
         (extmods / kind / "nfsha.py").unlink()
+    (extmods / "utils" / "nfsha_rules.py").unlink()
     ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")
     assert ret.returncode == 0, ret
     by_id = {r["__id__"]: r for r in ret.data.values()}
     assert by_id["nfsha-validate-pillar"]["result"] is True
     assert by_id["nfsha-validate-pillar"]["comment"] == "The nfsha pillar is valid"
     assert "modules" in by_id["nfsha-sync-modules"]["changes"]
+    assert "utils" in by_id["nfsha-sync-utils"]["changes"]
     assert by_id["nfsha-sync-refreshed"]["changes"]
     # Converged: nothing synced, nothing refreshed.
     ret = salt_cli.run("state.sls", "nfsha.validate", minion_tgt="nfs2")

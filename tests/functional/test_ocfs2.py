@@ -63,10 +63,11 @@ class Minion:
             file_client="local",
             module_dirs=[str(ROOT / "_modules")],
             states_dirs=[str(ROOT / "_states")],
+            utils_dirs=[str(ROOT / "_utils")],
             grains={},
         )
-        self.run = salt.loader.minion_mods(opts)
         utils, serializers = salt.loader.utils(opts), salt.loader.serializers(opts)
+        self.run = salt.loader.minion_mods(opts, utils=utils)
         self._states = {
             test: salt.loader.states(dict(opts, test=test), self.run, utils, serializers)
             for test in (False, True)

@@ -211,7 +211,7 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
 
 
 def test_nfsd_on_every_server_as_in_the_proof_of_concept(salt_cli, tmp_path):
-    ret = show_highstate(salt_cli, {"nfsha": {"nfsd": {"serve_on": "all"}}})
+    ret = show_highstate(salt_cli, {"nfsha": {"nfsd": {"serve_on": "all", "bench_allow_serve_on_all": True}}})
     assert ret.returncode == 0, ret
     made = scripts(ret.data["nfs1"])
     notify, check, lock = made.values()

@@ -20,17 +20,23 @@ def lab_pillar():
     return copy.deepcopy(LAB_PILLAR)
 
 
-def settings(pillar=None, minion_id="nfs1"):
-    """nfsha.settings() of ``minion_id`` for ``pillar`` (the lab's by default)."""
+def loaded(pillar=None, minion_id="nfs1"):
+    """The nfsha execution module on ``minion_id`` with ``pillar`` (the lab's
+    by default), on a Debian minion."""
     module = load_salt_module("_modules", "nfsha")
     module.__pillar__ = lab_pillar() if pillar is None else pillar
     module.__grains__ = {"id": minion_id}
     # grains.filter_by on a Debian minion (the functional tier runs Salt's).
     module.__salt__ = {"grains.filter_by": lambda lookup, grain: lookup["Debian"]}
+    return module
+
+
+def settings(pillar=None, minion_id="nfs1"):
+    """nfsha.settings() of ``minion_id`` for ``pillar`` (the lab's by default)."""
+    module = loaded(pillar, minion_id)
     return module.settings(copy.deepcopy(DEFAULTS), copy.deepcopy(OSFAMILYMAP)), module
 
 
 def problems(pillar):
     """Every problem nfsha.validate finds in ``pillar``."""
-    config, module = settings(pillar)
-    return module.check(config)
+    return loaded(pillar).validate(copy.deepcopy(DEFAULTS))

@@ -7,7 +7,7 @@ import re
 
 from tests.support.render import render
 
-# nfsha.secrets_as_slots' slots.
+# The slots that nfsha.settings gives for the secrets.
 _PILLAR_SLOT = re.compile(r"^__slot__:salt:pillar\.get\(([^,)]+), unmask=True\)$")
 
 # Arguments that order or wire states, not what they produce.

@@ -182,7 +182,7 @@ def test_node_settings_refuses_several_iface_records(iscsiadm, run):
 
 @pytest.mark.parametrize("target", ["", "lun1", "iqn.x y", None, 5])
 def test_bad_target_named_before_running(iscsiadm, run, target):
-    with pytest.raises(SaltInvocationError, match="target must be an iSCSI name"):
+    with pytest.raises(SaltInvocationError, match="^target: .* is not an iSCSI name"):
         iscsiadm.node_settings(target, PORTAL)
     assert run.calls == []
 

@@ -2,9 +2,14 @@
 nfsha.validate: every kind of bad pillar is reported with its key path,
 all at once; the lab's pillar is valid.
 """
-import pytest
+import re
 
-from tests.support.cluster import lab_pillar, problems, settings
+import pytest
+import salt.utils.dictupdate
+import yaml
+
+from tests.conftest import ROOT
+from tests.support.cluster import DEFAULTS, OSFAMILYMAP, lab_pillar, loaded, problems, settings
 
 
 def edited(**edits):
@@ -73,16 +78,16 @@ def test_missing_pillar_names_every_required_key():
         ({"iscsi__iqn": "iqn.2018-13.es.raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'iqn.2018-13.es.raulpedroche:lun1' is not a valid IQN"),
         ({"iscsi__iqn": "IQN.2018-08.es.raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'IQN.2018-08.es.raulpedroche:lun1' is not a valid IQN"),
         ({"iscsi__iqn": "iqn.2018-08.es raulpedroche:lun1"}, "nfsha:iscsi:iqn: 'iqn.2018-08.es raulpedroche:lun1' is not a valid IQN"),
-        ({"nodes__nfs1__initiator_name": "nfs1"}, "nfsha:nodes:nfs1:initiator_name: 'nfs1' is not a valid IQN"),
+        ({"nodes__nfs1__initiator_name": "nfs1"}, "nfsha:nodes:nfs1:initiator_name: 'nfs1' is not an iSCSI name"),
         # secret lengths (the message never shows the secret)
-        ({"keepalived__auth_pass": "s3cr3t0-too-long"}, "nfsha:keepalived:auth_pass: must be 1 to 8 characters long, not 16"),
-        ({"iscsi__chap__password": "secret0"}, "nfsha:iscsi:chap:password: must be 12 to 16 characters long, not 7"),
-        ({"iscsi__mutual_chap__password": "x" * 17}, "nfsha:iscsi:mutual_chap:password: must be 12 to 16 characters long, not 17"),
+        ({"keepalived__auth_pass": "s3cr3t0-too-long"}, "nfsha:keepalived:auth_pass: must be 1 to 8 bytes long, not 16"),
+        ({"iscsi__chap__password": "secret0"}, "nfsha:iscsi:chap:password: must be 12 to 16 bytes long, not 7"),
+        ({"iscsi__mutual_chap__password": "x" * 17}, "nfsha:iscsi:mutual_chap:password: must be 12 to 16 bytes long, not 17"),
         ({"iscsi__mutual_chap__password": "lab-chap-secret1"}, "nfsha:iscsi:mutual_chap:password: must differ from iscsi:chap:password (RFC 3720)"),
-        ({"iscsi__chap__username": "nfs user"}, "nfsha:iscsi:chap:username: 'nfs user' is not a user name without spaces"),
+        ({"iscsi__chap__username": "nfs user"}, "nfsha:iscsi:chap:username: 'nfs user' must be made of letters, digits and ._+=@:/- only"),
         # OCFS2
-        ({"ocfs2__cluster_name": "a-cluster-name-too-long"}, "nfsha:ocfs2:cluster_name: 'a-cluster-name-too-long' is not an o2cb cluster name"),
-        ({"ocfs2__filesystems__state__size": "64 megs"}, "nfsha:ocfs2:filesystems:state:size: '64 megs' is not a size like 64M or 2G"),
+        ({"ocfs2__cluster_name": "a-cluster-name-too-long"}, "nfsha:ocfs2:cluster_name: 'a-cluster-name-too-long' is not a valid cluster name (o2cb: 1-16 letters or digits"),
+        ({"ocfs2__filesystems__state__size": "64 megs"}, "nfsha:ocfs2:filesystems:state:size: '64 megs' is not a size with a unit such as 64M"),
         ({"ocfs2__filesystems__data__label": "nfsstate"}, "nfsha:ocfs2:filesystems:data:label: label nfsstate is already used by ocfs2:filesystems:state:label"),
         ({"ocfs2__filesystems__data__mount_point": "srv/data"}, "nfsha:ocfs2:filesystems:data:mount_point: 'srv/data' is not an absolute path"),
         ({"ocfs2__filesystems__data__mode": "rwx"}, "nfsha:ocfs2:filesystems:data:mode: 'rwx' is not an octal mode"),
@@ -107,10 +112,37 @@ def test_missing_pillar_names_every_required_key():
         ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "fsid=3"], "fsid": 0}]}, "nfsha:exports:0:options: set the fsid with exports:0:fsid, not 'fsid=3'"),
         ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": ["client (rw)"]}]},
          "nfsha:exports:0:clients:0: 'client (rw)' is not a client spec"),
+        # exports open to every host
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": []}]},
+         "nfsha:exports:0:clients: no client, so every host could mount it: list the clients"),
+        ({"nodes__client": DELETE},
+         "nfsha:exports:0:clients: no client, so every host could mount it: list the clients (null takes the client nodes' addresses: the pillar has none)"),
+        ({"nodes__client": DELETE, "exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": 0, "clients": ["192.168.56.0/24"]}]}, None),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": ["*"]}]},
+         "nfsha:exports:0:clients:0: '*' lets every host mount it"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": ["192.168.56.30", "0.0.0.0/0"]}]},
+         "nfsha:exports:0:clients:1: '0.0.0.0/0' lets every host mount it"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw"], "fsid": 0, "clients": ["::/0"]}]},
+         "nfsha:exports:0:clients:0: '::/0' lets every host mount it"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": 0, "clients": ["*.lab.example", "client?"]}]}, None),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": 0, "clients": None}]}, None),
         # nfsd
         ({"nfsd": {"lease_time": 5}}, "nfsha:nfsd:lease_time: 5 is out of range 10-3600"),
         ({"nfsd": {"scope": ""}}, "nfsha:nfsd:scope: '' is not a scope without spaces"),
         ({"nfsd": {"serve_on": "both"}}, "nfsha:nfsd:serve_on: 'both' is not holder or all"),
+        # what would void the design's guarantees
+        ({"nfsd": {"serve_on": "all"}}, "nfsha:nfsd:serve_on: 'all' runs nfsd on every server over the shared /var/lib/nfs"),
+        ({"nfsd": {"serve_on": "all", "bench_allow_serve_on_all": True}}, None),
+        ({"nfsd": {"bench_allow_serve_on_all": "yes"}}, "nfsha:nfsd:bench_allow_serve_on_all: must be bool, not str 'yes'"),
+        ({"ocfs2__filesystems__state__options": ["_netdev", "localflocks"]},
+         "nfsha:ocfs2:filesystems:state:options: localflocks makes flock(2) local to each server"),
+        ({"ocfs2__filesystems__data__options": ["_netdev", "localflocks"]}, None),
+        ({"ocfs2__filesystems__data__options": ["_netdev", "nocluster"]},
+         "nfsha:ocfs2:filesystems:data:options: nocluster mounts without the cluster stack"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "async"], "fsid": 0}]},
+         "nfsha:exports:0:options: async lets nfsd acknowledge writes before they reach the shared disk"),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/data", "options": ["rw", "soft"]}]}},
+         "nfsha:client:mounts:0:options: soft gives applications an I/O error"),
         # keepalived
         ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
         ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
@@ -148,6 +180,71 @@ def test_missing_pillar_names_every_required_key():
         ({"keepalived__preempt": False, "keepalived__preempt_delay": 5}, "nfsha:keepalived:preempt_delay: 5 means nothing with preempt false"),
         ({"keepalived__unicast": True}, None),
         ({"keepalived__unicast": "yes"}, "nfsha:keepalived:unicast: must be bool, not str 'yes'"),
+        # unknown keys, with the nearest known one
+        ({"keepalive": {"auth_pass": "s3cr3t0"}}, "nfsha:keepalive: unknown key (did you mean keepalived?)"),
+        ({"keepalived__virtual_router_idd": 102}, "nfsha:keepalived:virtual_router_idd: unknown key (did you mean keepalived:virtual_router_id?)"),
+        ({"nodes__nfs1__prority": 101}, "nfsha:nodes:nfs1:prority: unknown key (did you mean nodes:nfs1:priority?)"),
+        ({"iscsi__chap__user": "nfs-iscsi-user"}, "nfsha:iscsi:chap:user: unknown key (did you mean iscsi:chap:username?)"),
+        ({"ocfs2__timeouts__heartbeat_treshold": 31}, "nfsha:ocfs2:timeouts:heartbeat_treshold: unknown key (did you mean ocfs2:timeouts:heartbeat_threshold?)"),
+        ({"exports": [{"path": "/srv/nfs4", "option": ["rw"], "fsid": 0}]}, "nfsha:exports:0:option: unknown key (did you mean exports:0:options?)"),
+        ({"client": {"mounts": [{"mountpoint": "/data", "export": "/data", "options": []}]}},
+         "nfsha:client:mounts:0:mountpoint: unknown key (did you mean client:mounts:0:mount_point?)"),
+        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "intervall": 3, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_disk:intervall: unknown key (did you mean keepalived:track_scripts:check_disk:interval?)"),
+        ({"ocfs2__filesystems__state__mode": "0755"}, "nfsha:ocfs2:filesystems:state:mode: unknown key (known here: label, mount_point, options, size)"),
+        ({"roles": {"target": "nfs1"}}, "nfsha:roles: unknown key"),
+        ({"paths": {"exports": "/etc/exports.d/nfsha.exports"}}, "nfsha:paths: unknown key"),
+        ({"nodes__client__priority": 5}, "nfsha:nodes:client:priority: only a node with role server takes it, not a client"),
+        ({"nodes__iscsi__initiator_name": "iqn.2018-08.es.raulpedroche:iscsi"}, "nfsha:nodes:iscsi:initiator_name: only a node with role server takes it, not a target"),
+        # what tgt, keepalived, exportfs or a mount would refuse or misread mid-run
+        ({"nodes__nfs2__initiator_name": "iqn.2018-08.es.raulpedroche:nfs1"},
+         "nfsha:nodes:nfs2:initiator_name: initiator name iqn.2018-08.es.raulpedroche:nfs1 is already used by nodes:nfs1:initiator_name"),
+        ({"vip__prefix": 16}, "nfsha:vip:prefix: 16 contradicts the network 192.168.56.0/24"),
+        ({"vip__prefix": 32}, None),
+        ({"vip__interface": "eth1:0"}, "nfsha:vip:interface: 'eth1:0' is not an interface name"),
+        ({"nodes__nfs1__interface": "a-very-long-interface"}, "nfsha:nodes:nfs1:interface: 'a-very-long-interface' is not an interface name"),
+        ({"nfsd": {"lease_time": 30, "grace_time": 20}}, "nfsha:nfsd:grace_time: 20 is shorter than lease_time 30"),
+        ({"nfsd": {"lease_time": 30, "grace_time": 30}}, None),
+        ({"iscsi__backing_store": "/dev/disk/by-id/my disk"}, "nfsha:iscsi:backing_store: '/dev/disk/by-id/my disk' is not an absolute path of letters"),
+        ({"ocfs2__filesystems__state__mount_point": "/srv/nfs-state"},
+         "nfsha:ocfs2:filesystems:state:mount_point: /srv/nfs-state is not /var/lib/nfs, where nfs-utils keeps nfsd's state"),
+        ({"ocfs2__filesystems__data__mount_point": "/var/lib/nfs/data", "exports": [
+            {"path": "/var/lib/nfs/data", "options": ["rw"], "fsid": 0}]},
+         "nfsha:ocfs2:filesystems:data:mount_point: /var/lib/nfs/data is inside the state file system's mount point /var/lib/nfs"),
+        ({"ocfs2__filesystems__data__mode": 493},
+         "nfsha:ocfs2:filesystems:data:mode: must be a quoted string such as '0755', not the number 493"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": 0}, {"path": "/home", "options": ["rw"], "fsid": 1}]},
+         "nfsha:exports:1:path: /home is outside the data file system /srv/nfs4/data"),
+        ({"exports": [{"path": "/srv", "options": ["rw", "crossmnt"], "fsid": 1}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},
+         "nfsha:exports:0:path: /srv is outside the data file system"),
+        ({"exports": [{"path": "/", "options": ["rw", "crossmnt"], "fsid": "root"}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 1}]},
+         "nfsha:exports:0:path: / would export the NFS state file system /var/lib/nfs"),
+        ({"exports": [{"path": "/srv/nfs4 data", "options": ["rw"], "fsid": 0}]}, "nfsha:exports:0:path: '/srv/nfs4 data' is not an absolute path of letters"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": "root"}, {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 0}]},
+         "nfsha:exports:1:fsid: fsid 0 is already used by exports:0:fsid"),
+        ({"exports": [{"path": "/srv/nfs4/data", "options": ["rw"], "fsid": "data"}]}, "nfsha:exports:0:fsid: 'data' is not an fsid"),
+        ({"exports": [{"path": "/srv/nfs4/data", "options": ["rw"], "fsid": -1}]}, "nfsha:exports:0:fsid: -1 is not an fsid"),
+        ({"exports": [{"path": "/srv/nfs4", "options": ["rw", "crossmnt"], "fsid": 0},
+                      {"path": "/srv/nfs4/data", "options": ["rw"], "fsid": "7fd5c3a0-8a7e-4a06-a3bb-3e5a1e4c7f10"}]}, None),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/srv/nfs4/data", "options": ["rw", "hard"]}]}},
+         "nfsha:client:mounts:0:export: /srv/nfs4/data is /srv/nfs4/srv/nfs4/data on the servers (NFSv4 paths start at the fsid 0 export, /srv/nfs4), and no export serves it"),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/data/projects", "options": ["rw", "hard"]}]}}, None),
+        ({"exports": [{"path": "/srv/nfs4/data", "options": ["rw"], "fsid": 1}],
+          "client": {"mounts": [{"mount_point": "/data", "export": "/srv/nfs4/data", "options": ["rw", "hard"]}]}}, None),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/data", "options": ["rw", "vers=3"]}]}},
+         "nfsha:client:mounts:0:options: vers=3 asks for NFSv3, and the servers serve NFSv4 only"),
+        ({"keepalived__ping_targets": ["nfs2"]}, "nfsha:keepalived:ping_targets:0: 'nfs2' is an NFS server"),
+        ({"keepalived__ping_targets": ["client", "iscsi"]}, None),
+        ({"keepalived__instance": "VI 1"}, "nfsha:keepalived:instance: 'VI 1' is not an instance name of letters, digits and _.-"),
+        ({"keepalived__instance": "VI'1"}, "nfsha:keepalived:instance: \"VI'1\" is not an instance name"),
+        ({"keepalived__track_scripts": {"check disk": {"script": "/bin/true", "interval": 3, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check disk: a track script's name is letters, digits and _.-"),
+        ({"keepalived__track_scripts": {"check_disk": {"script": '/bin/test -d "/srv"', "interval": 3, "timeout": 2, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_disk:script: '/bin/test -d \"/srv\"' is not a command without '\"'"),
+        ({"keepalived__auth_pass": "s3cr#t"}, "nfsha:keepalived:auth_pass: must be made of letters, digits and ._+=@:/- only (keepalived ends it at a blank, '\"', '!' or '#')"),
+        ({"keepalived__auth_pass": "pässwd"}, "nfsha:keepalived:auth_pass: must be made of letters"),
+        ({"iscsi__chap__password": "lab-chap-secrët"}, "nfsha:iscsi:chap:password: must be made of letters, digits and ._+=@:/- only"),
+        ({"iscsi__mutual_chap__username": "nfs-iscsi-user"}, "nfsha:iscsi:mutual_chap:username: 'nfs-iscsi-user' is also an incoming user"),
         # client
         ({"client": {"mounts": [{"mount_point": "/data", "export": "data", "options": []}]}},
          "nfsha:client:mounts:0:export: 'data' is not an absolute path"),
@@ -224,33 +321,70 @@ def test_a_minion_outside_the_cluster_has_no_node():
     assert config["me"] is None
 
 
-def test_secrets_become_slots_that_read_pillar():
+def test_secrets_are_slots_that_read_pillar():
     config, module = settings()
-    slotted = module.secrets_as_slots(config)
-    assert slotted["iscsi"]["chap"] == {
+    assert config["iscsi"]["chap"] == {
         "username": "nfs-iscsi-user",
         "password": "__slot__:salt:pillar.get(nfsha:iscsi:chap:password, unmask=True)",
     }
-    assert slotted["iscsi"]["mutual_chap"]["password"] == (
+    assert config["iscsi"]["mutual_chap"]["password"] == (
         "__slot__:salt:pillar.get(nfsha:iscsi:mutual_chap:password, unmask=True)"
     )
-    assert slotted["keepalived"]["auth_pass"] == (
+    assert config["keepalived"]["auth_pass"] == (
         "__slot__:salt:pillar.get(nfsha:keepalived:auth_pass, unmask=True)"
     )
-    # Everything else is as it was, and the settings themselves keep their secrets.
+    # Everything else is the pillar over the defaults, derived.
+    merged = module._merged(lab_pillar()["nfsha"], DEFAULTS, "nfs1")
     for path in module.SECRETS:
-        parent_slotted, parent = slotted, config
+        parent_slotted, parent = config, merged
         for key in path[:-1]:
             parent_slotted, parent = parent_slotted[key], parent[key]
         parent_slotted[path[-1]] = parent[path[-1]]
-    assert slotted == config
-    assert config["keepalived"]["auth_pass"] == "s3cr3t0"
+    assert {k: v for k, v in config.items() if k not in OSFAMILYMAP["Debian"]} == merged
+    assert merged["keepalived"]["auth_pass"] == "s3cr3t0"
 
 
 def test_a_pillar_without_secrets_gets_no_slots():
-    config, module = settings()
-    del config["keepalived"]["auth_pass"]
-    config["iscsi"] = None
-    slotted = module.secrets_as_slots(config)
-    assert "auth_pass" not in slotted["keepalived"]
-    assert slotted["iscsi"] is None
+    pillar = lab_pillar()
+    del pillar["nfsha"]["keepalived"]["auth_pass"]
+    pillar["nfsha"]["iscsi"] = None
+    config, _ = settings(pillar)
+    assert "auth_pass" not in config["keepalived"]
+    assert config["iscsi"] is None
+
+
+def documented_keys():
+    """The key paths of docs/pillar.md's tables, ``<fs>`` spelt out."""
+    text = (ROOT / "docs/pillar.md").read_text()
+    keys = set(re.findall(r"^\| `([^`]+)` \|", text, re.MULTILINE))
+    return {k.replace("<fs>", fs) for k in keys for fs in ("state", "data")}
+
+
+def accepted_keys(module, schema, path=()):
+    """``(key path, whether it is a value)`` of every key the pillar takes."""
+    names = {("nodes",): "<id>", ("keepalived", "track_scripts"): "<name>"}
+    if path:
+        yield ":".join(path), schema is None
+    if isinstance(schema, list):
+        yield from accepted_keys(module, schema[0], path + ("<i>",))
+    elif isinstance(schema, dict):
+        for key, entry in schema.items():
+            yield from accepted_keys(module, entry, path + (names[path] if key == module.ANY else key,))
+
+
+def test_the_docs_list_exactly_the_keys_the_pillar_takes():
+    module = loaded()
+    accepted = dict(accepted_keys(module, module._schema(DEFAULTS)))
+    documented = documented_keys()
+    # Every value the pillar takes has its row; every row is a key it takes.
+    assert {key for key, is_value in accepted.items() if is_value} - documented == set()
+    assert documented - set(accepted) == set()
+
+
+def test_the_bench_profile_of_the_proof_of_concept_validates():
+    # make bench (lab/bench) puts lab/profiles/seed.yaml over the lab's pillar.
+    seed = yaml.safe_load((ROOT / "lab/profiles/seed.yaml").read_text())
+    pillar = salt.utils.dictupdate.merge(lab_pillar(), seed, strategy="recurse", merge_lists=False)
+    assert problems(pillar) == []
+    del pillar["nfsha"]["nfsd"]["bench_allow_serve_on_all"]
+    assert [p.split(":")[1:3] for p in problems(pillar)] == [["nfsd", "serve_on"]]
