@@ -3,6 +3,7 @@ Shared test plumbing: tier markers by folder, and loading the project's
 custom Salt modules straight from ``_modules`` and ``_states``.
 """
 import importlib.util
+import json
 import pathlib
 
 import pytest
@@ -34,6 +35,21 @@ def load_salt_module(kind, name):
 def recorded(relpath):
     """The text of a recorded tool output under tests/recorded/."""
     return (RECORDED / relpath).read_text()
+
+
+def timed_out(argv, timeout):
+    """
+    What cmd.run_all returns when it killed ``argv`` at ``timeout`` seconds:
+    the answer recorded for ``sleep 30`` killed after 2 s, with this
+    command and bound in its place.
+    """
+    ret = json.loads(recorded("salt/cmd-run-all-timeout.json"))
+    ret["stdout"] = (
+        ret["stdout"]
+        .replace("['sleep', '30']", str(argv))
+        .replace("after 2 seconds", f"after {timeout} seconds")
+    )
+    return ret
 
 
 def pytest_unconfigure():
