@@ -255,7 +255,9 @@ def set_account(username, password, call_timeout=None):
             _new_account(guard, secrets.token_urlsafe(24), call_timeout)
             for tid in guarded:
                 _bind_account(tid, guard, False, call_timeout)
-        _tgtadm("--mode", "account", "--op", "delete", "--user", username, call_timeout=call_timeout)
+        _tgtadm(
+            "--mode", "account", "--op", "delete", "--user", username, call_timeout=call_timeout
+        )
     _new_account(username, password, call_timeout)
     for _, tid, outgoing in bindings:
         _bind_account(tid, username, outgoing, call_timeout)
@@ -307,9 +309,8 @@ def unbind_account(name, username, outgoing=False, call_timeout=None):
 
         salt iscsi tgt.unbind_account iqn.2018-08.es.raulpedroche:lun1 old-user
     """
-    args = [
-        "--mode", "account", "--op", "unbind", "--tid", _tid(name, call_timeout), "--user", username,
-    ]
+    tid = _tid(name, call_timeout)
+    args = ["--mode", "account", "--op", "unbind", "--tid", tid, "--user", username]
     if outgoing:
         args.append("--outgoing")
     _tgtadm(*args, call_timeout=call_timeout)
@@ -478,7 +479,8 @@ def update(name=None, config="/etc/tgt/targets.conf", force=False, call_timeout=
 
 def _tgtadm(*args, call_timeout=None, hide=False):
     # Every call starts with --mode and --op: they name it in errors.
-    return _run(["tgtadm", "--lld", "iscsi", *args], f"tgtadm {' '.join(args[:4])}", call_timeout, hide)
+    what = f"tgtadm {' '.join(args[:4])}"
+    return _run(["tgtadm", "--lld", "iscsi", *args], what, call_timeout, hide)
 
 
 def _run(cmd, what, call_timeout, hide=False):
@@ -501,8 +503,11 @@ def _call_timeout(call_timeout):
     if call_timeout is None:
         return CALL_TIMEOUT
     # 0 would mean no limit to cmd.run_all.
-    if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)) or call_timeout <= 0:
-        raise SaltInvocationError(f"call_timeout: {call_timeout!r} is not a number of seconds above 0")
+    number = isinstance(call_timeout, (int, float)) and not isinstance(call_timeout, bool)
+    if not number or call_timeout <= 0:
+        raise SaltInvocationError(
+            f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
+        )
     return call_timeout
 
 
