@@ -135,6 +135,7 @@ def check(config):
     _check_nfsd(config, problems)
     _check_keepalived(config, problems)
     _check_client(config, problems)
+    _check_call_timeouts(config, problems)
     _check_list_of_strings(config, "ntp_servers", problems)
     _get(config, ("pkg_refresh",), problems, bool, required=False)
     return problems
@@ -691,6 +692,18 @@ def _check_keepalived(config, problems):
             )
         _string(config, base + ("track_scripts", name, "script"), problems)
         _check_track_script(config, base + ("track_scripts", name), problems)
+
+
+# The programs whose bound pillar sets (nfsha:call_timeouts), in seconds.
+CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs")
+
+
+def _check_call_timeouts(config, problems):
+    if _get(config, ("call_timeouts",), problems, dict) is None:
+        return
+    for key in CALL_TIMEOUTS:
+        # 0 would mean no bound at all to Salt's cmd.run_all.
+        _in_range(config, ("call_timeouts", key), 1, 86400, problems)
 
 
 def _check_client(config, problems):
