@@ -7,6 +7,15 @@ show them as ``********``, commands that carry or print them run with
 ``output_loglevel="quiet"`` so Salt does not log them, and errors have them
 masked.
 
+Every function that runs iscsiadm takes ``call_timeout``: the seconds each
+iscsiadm call may take. Past it iscsiadm is killed and CommandExecutionError
+names the call. The default is 30 s for node records and sessions (files and
+sysfs: milliseconds), 150 s for discovery, login and logout, which wait for
+iscsid and the target: iscsid gives up an initial login after
+node.session.initial_login_retry_max x node.conn[0].timeo.login_timeout
+(8 x 15 = 120 s with Debian's iscsid.conf) and then answers with its own
+error, and iscsiadm waits for iscsid's answer without a limit of its own.
+
 :depends: open-iscsi (iscsiadm; iscsid for discovery and login)
 """
 import ipaddress
@@ -22,6 +31,9 @@ INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 BY_PATH = "/dev/disk/by-path"
 DEFAULT_PORT = 3260
 MASK = "********"
+
+CALL_TIMEOUT = 30
+LOGIN_TIMEOUT = 150
 
 # iscsiadm(8) EXIT STATUS
 _ERR_SESS_EXISTS = 15
@@ -68,7 +80,7 @@ def initiator_name():
         return None
 
 
-def discover(portal):
+def discover(portal, call_timeout=None):
     """
     Ask the portal (``address[:port]``, port 3260 by default) for its targets
     with SendTargets and return them as a list of ``{target, portal, tpgt}``.
@@ -86,12 +98,12 @@ def discover(portal):
     """
     out = _iscsiadm(
         "-m", "discovery", "-t", "sendtargets", "-p", _portal_arg(portal), "-o", "new",
-        accept=(_ERR_NO_OBJS_FOUND,),
+        accept=(_ERR_NO_OBJS_FOUND,), call_timeout=_login_timeout(call_timeout),
     )
     return _parse_flat(out["stdout"])
 
 
-def nodes():
+def nodes(call_timeout=None):
     """
     Return every node record as a list of ``{target, portal, tpgt}``
     (tpgt -1: the record has no portal group tag).
@@ -102,10 +114,11 @@ def nodes():
 
         salt nfs1 iscsiadm.nodes
     """
-    return _parse_flat(_iscsiadm("-m", "node", accept=(_ERR_NO_OBJS_FOUND,))["stdout"])
+    out = _iscsiadm("-m", "node", accept=(_ERR_NO_OBJS_FOUND,), call_timeout=call_timeout)
+    return _parse_flat(out["stdout"])
 
 
-def node_settings(target, portal):
+def node_settings(target, portal, call_timeout=None):
     """
     Return the node record of ``target`` at ``portal`` as a dict of setting
     name to value (``""`` for iscsiadm's ``<empty>``), passwords shown as
@@ -117,7 +130,7 @@ def node_settings(target, portal):
 
         salt nfs1 iscsiadm.node_settings iqn.2018-08.es.raulpedroche:lun1 192.168.56.20
     """
-    record = _record(target, portal, reveal=False)
+    record = _record(target, portal, False, call_timeout)
     return None if record is None else _masked(record)
 
 
@@ -164,7 +177,7 @@ def check_settings(settings):
     return checked
 
 
-def node_changes(target, portal, settings):
+def node_changes(target, portal, settings, call_timeout=None):
     """
     Return the settings whose stored value differs from ``settings``, as
     changes: ``{"old": ..., "new": ...}`` for plain settings, ``"updated"``
@@ -178,7 +191,7 @@ def node_changes(target, portal, settings):
         salt nfs1 iscsiadm.node_changes iqn.2018-08.es.raulpedroche:lun1 192.168.56.20 '{"node.startup": "automatic"}'
     """
     wanted = check_settings(settings)
-    current = _record(target, portal, reveal=True)
+    current = _record(target, portal, True, call_timeout)
     if current is None:
         raise CommandExecutionError(f"There is no node record for {target} at {portal}")
     unknown = sorted(set(wanted) - set(current))
@@ -193,7 +206,7 @@ def node_changes(target, portal, settings):
     }
 
 
-def node_update(target, portal, settings):
+def node_update(target, portal, settings, call_timeout=None):
     """
     Set each setting (a dict of name to value) in the node record of
     ``target`` at ``portal`` with ``iscsiadm --op update``; return the names
@@ -214,12 +227,12 @@ def node_update(target, portal, settings):
         secret = _is_secret(name)
         _iscsiadm(
             *node, "-o", "update", "-n", name, "-v", value,
-            quiet=secret, redact=value if secret else "",
+            quiet=secret, redact=value if secret else "", call_timeout=call_timeout,
         )
     return sorted(wanted)
 
 
-def login(target, portal):
+def login(target, portal, call_timeout=None):
     """
     Log in to ``target`` at ``portal`` using its node record. Return True
     when a session was made, False when one already existed. Needs iscsid.
@@ -230,11 +243,14 @@ def login(target, portal):
 
         salt nfs1 iscsiadm.login iqn.2018-08.es.raulpedroche:lun1 192.168.56.20
     """
-    ret = _iscsiadm(*_node_args(target, portal), "--login", accept=(_ERR_SESS_EXISTS,))
+    ret = _iscsiadm(
+        *_node_args(target, portal), "--login",
+        accept=(_ERR_SESS_EXISTS,), call_timeout=_login_timeout(call_timeout),
+    )
     return ret["retcode"] == 0
 
 
-def logout(target, portal):
+def logout(target, portal, call_timeout=None):
     """
     Log out of ``target`` at ``portal``. Return True when a session ended,
     False when there was none.
@@ -245,11 +261,14 @@ def logout(target, portal):
 
         salt nfs1 iscsiadm.logout iqn.2018-08.es.raulpedroche:lun1 192.168.56.20
     """
-    ret = _iscsiadm(*_node_args(target, portal), "--logout", accept=(_ERR_NO_OBJS_FOUND,))
+    ret = _iscsiadm(
+        *_node_args(target, portal), "--logout",
+        accept=(_ERR_NO_OBJS_FOUND,), call_timeout=_login_timeout(call_timeout),
+    )
     return ret["retcode"] == 0
 
 
-def sessions(target=None, portal=None):
+def sessions(target=None, portal=None, call_timeout=None):
     """
     Return the running sessions as a list of ``{sid, target, portal}``,
     only those of ``target`` and/or ``portal`` when given.
@@ -262,7 +281,8 @@ def sessions(target=None, portal=None):
         salt nfs1 iscsiadm.sessions iqn.2018-08.es.raulpedroche:lun1 192.168.56.20
     """
     wanted_portal = None if portal is None else _portal_arg(portal)
-    found = _parse_sessions(_iscsiadm("-m", "session", accept=(_ERR_NO_OBJS_FOUND,))["stdout"])
+    out = _iscsiadm("-m", "session", accept=(_ERR_NO_OBJS_FOUND,), call_timeout=call_timeout)
+    found = _parse_sessions(out["stdout"])
     return [
         session
         for session in found
@@ -290,31 +310,75 @@ def device(target, portal, lun):
     return path if os.path.exists(path) else None
 
 
-def _iscsiadm(*args, accept=(), quiet=False, redact=""):
+def _iscsiadm(*args, accept=(), quiet=False, redact="", call_timeout=None):
     """
     Run iscsiadm; raise CommandExecutionError with its stderr unless it exits
     0 or with a code in ``accept``. ``quiet`` keeps the command and its
     output out of Salt's logs; ``redact`` is masked in the error.
+    ``call_timeout``: seconds iscsiadm may take (default CALL_TIMEOUT).
     """
+    timeout = _call_timeout(call_timeout)
     ret = __salt__["cmd.run_all"](
         ["iscsiadm", *args],
         python_shell=False,
         # Codes in accept are answers, not failures: this function decides.
         ignore_retcode=True,
         output_loglevel="quiet" if quiet else "debug",
+        timeout=timeout,
     )
+    if _timed_out(ret, timeout):
+        raise CommandExecutionError(
+            f"{_subcommand(args)} did not answer within {timeout} s (hung iscsid?)"
+        )
     if ret["retcode"] and ret["retcode"] not in accept:
         message = ret["stderr"] or ret["stdout"] or f"iscsiadm exited with {ret['retcode']}"
         raise CommandExecutionError(message.replace(redact, MASK) if redact else message)
     return ret
 
 
-def _record(target, portal, reveal):
+def _call_timeout(call_timeout):
+    if call_timeout is None:
+        return CALL_TIMEOUT
+    # 0 would mean no limit to cmd.run_all.
+    number = isinstance(call_timeout, (int, float)) and not isinstance(call_timeout, bool)
+    if not number or call_timeout <= 0:
+        raise SaltInvocationError(
+            f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
+        )
+    return call_timeout
+
+
+def _login_timeout(call_timeout):
+    # Discovery, login and logout wait for iscsid and the target.
+    return LOGIN_TIMEOUT if call_timeout is None else call_timeout
+
+
+def _timed_out(ret, timeout):
+    # What cmd.run_all answers when it killed the program at its timeout
+    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
+    # command line, secrets included, with this suffix.
+    return (
+        ret["retcode"] == 1
+        and not ret["stderr"]
+        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
+    )
+
+
+def _subcommand(args):
+    """'iscsiadm -m node --login': the mode and operation of a call, never a value."""
+    words = ["iscsiadm", "-m", args[1]]
+    for flag in ("-t", "-o"):
+        if flag in args:
+            words += [flag, args[args.index(flag) + 1]]
+    return " ".join(words + [arg for arg in args if arg in ("--login", "--logout")])
+
+
+def _record(target, portal, reveal, call_timeout):
     """The one node record of target at portal (None if absent); reveal: passwords in clear."""
     args = _node_args(target, portal)
     if reveal:
         args.append("-S")
-    out = _iscsiadm(*args, accept=(_ERR_NO_OBJS_FOUND,), quiet=reveal)
+    out = _iscsiadm(*args, accept=(_ERR_NO_OBJS_FOUND,), quiet=reveal, call_timeout=call_timeout)
     records = _parse_records(out["stdout"])
     if len(records) > 1:
         ifaces = ", ".join(record.get("iface.iscsi_ifacename", "?") for record in records)

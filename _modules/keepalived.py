@@ -8,6 +8,10 @@ configuration files with ``keepalived -t`` and reloads with SIGHUP.
 keepalived's dumps and some ``keepalived -t`` messages hold the VRRP
 ``auth_pass`` in clear: nothing this module returns or logs contains it.
 
+The programs it runs (``keepalived -t``, ``keepalived --signum``, ``ip``)
+wait for no daemon and answer within milliseconds: each is killed after
+30 s, and CommandExecutionError names it.
+
 :depends: keepalived (built with JSON support, as Debian's is), iproute2 (``ip``)
 """
 import contextlib
@@ -32,6 +36,7 @@ _PIDFILE = "/run/keepalived.pid"
 _PROC = "/proc"
 # The VRRP child writes the dump within milliseconds of the signal.
 _DUMP_TIMEOUT = 5
+CALL_TIMEOUT = 30
 _DUMP_POLL = 0.05
 _MASK = "********"
 # vrrp_t.state values (keepalived/include/vrrp.h).
@@ -227,7 +232,7 @@ def holds_vip(address):
         wanted = ipaddress.ip_interface(address).ip
     except ValueError as exc:
         raise SaltInvocationError(f"address: {address!r} is not an IP address") from exc
-    ret = __salt__["cmd.run_all"](["ip", "-j", "addr", "show"], python_shell=False)
+    ret = _run_all(["ip", "-j", "addr", "show"], "ip addr show")
     if ret["retcode"]:
         raise CommandExecutionError(ret["stderr"] or ret["stdout"])
     return wanted in _local_addresses(ret["stdout"])
@@ -308,9 +313,7 @@ def _config_test(path, config_id, secrets):
     if config_id:
         cmd += ["-i", config_id]
     # quiet: Salt would log keepalived's messages, which may quote the password.
-    ret = __salt__["cmd.run_all"](
-        cmd, python_shell=False, ignore_retcode=True, output_loglevel="quiet"
-    )
+    ret = _run_all(cmd, "keepalived -t", ignore_retcode=True, output_loglevel="quiet")
     return {
         "valid": ret["retcode"] == 0,
         "messages": _mask(_messages(ret["stderr"]), secrets),
@@ -413,8 +416,22 @@ def _daemon_tmpdir(pid):
     return "/tmp"
 
 
+def _run_all(cmd, what, **kwargs):
+    """cmd.run_all within CALL_TIMEOUT; ``what`` names the call in the error."""
+    ret = __salt__["cmd.run_all"](cmd, python_shell=False, timeout=CALL_TIMEOUT, **kwargs)
+    # What cmd.run_all answers when it killed the program at its timeout
+    # (salt.utils.timed_subprocess): retcode 1, the command line on stdout.
+    if (
+        ret["retcode"] == 1
+        and not ret["stderr"]
+        and ret["stdout"].endswith(f" : Timed out after {CALL_TIMEOUT} seconds")
+    ):
+        raise CommandExecutionError(f"{what} did not answer within {CALL_TIMEOUT} s")
+    return ret
+
+
 def _signum(name):
-    ret = __salt__["cmd.run_all"](["keepalived", f"--signum={name}"], python_shell=False)
+    ret = _run_all(["keepalived", f"--signum={name}"], f"keepalived --signum={name}")
     out = ret["stdout"].strip()
     if ret["retcode"] or not out.isdigit():
         raise CommandExecutionError(

@@ -183,6 +183,7 @@ def check(pillar, defaults=None):
     _check_nfsd(config, problems)
     _check_keepalived(config, problems)
     _check_client(config, problems)
+    _check_call_timeouts(config, problems)
     _check_list_of_strings(config, "ntp_servers", problems)
     _get(config, ("pkg_refresh",), problems, bool, required=False)
     return problems
@@ -1014,6 +1015,18 @@ def _check_lock_wait(config, problems):
             f" ({_o2cb_dead_s(threshold)} s, from ocfs2:timeouts:heartbeat_threshold {threshold}):"
             " a takeover after a crash would give up before OCFS2 releases the dead server's lock"
         )
+
+
+# The programs whose bound pillar sets (nfsha:call_timeouts), in seconds.
+CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs")
+
+
+def _check_call_timeouts(config, problems):
+    if _get(config, ("call_timeouts",), problems, dict) is None:
+        return
+    for key in CALL_TIMEOUTS:
+        # 0 would mean no bound at all to Salt's cmd.run_all.
+        _in_range(config, ("call_timeouts", key), 1, 86400, problems)
 
 
 def _check_client(config, problems):

@@ -6,6 +6,14 @@ Nothing here overwrites data by accident: ``mkfs`` and ``partition`` refuse a
 device that holds any file system, partition table or other signature unless
 ``force=True``.
 
+Every function that runs a program takes ``call_timeout``: the seconds each
+program may take (default 60; they read or write a few MiB of the disk).
+``mkfs`` bounds mkfs.ocfs2 itself with ``mkfs_timeout`` (default 600: it
+wrote 131 MiB on a 1 GiB device, 588 MiB on 2 TiB). Past its bound a
+program is killed and CommandExecutionError names it. A program blocked on
+I/O to a disk that no longer answers dies only once the kernel fails that
+I/O (for iSCSI: node.session.timeo.replacement_timeout, 120 s by default).
+
 :depends: ocfs2-tools (mkfs.ocfs2, debugfs.ocfs2, mounted.ocfs2, o2cb),
     fdisk (sfdisk), util-linux (wipefs, partx, lsblk, blockdev), kmod (modprobe)
 """
@@ -26,6 +34,14 @@ __virtualname__ = "ocfs2"
 # and still exited 1).
 _MODPROBE = "/sbin/modprobe"
 _TOOLS = {"mkfs.ocfs2": "ocfs2-tools", "sfdisk": "fdisk"}
+CALL_TIMEOUT = 60
+MKFS_TIMEOUT = 600
+# What a program that does not answer probably waits for.
+_HUNG = {
+    "o2cb": "hung o2cb?",
+    "udevadm": "hung udevd?",
+    "mkfs.ocfs2": "hung disk, or a LUN too big for this bound?",
+}
 
 _DEFAULT_PORT = 7777
 _STACKS = ("o2cb", "pcmk", "cman")
@@ -55,7 +71,7 @@ def __virtual__():
     return __virtualname__
 
 
-def signatures(device):
+def signatures(device, call_timeout=None):
     """
     Return every signature on ``device`` that wipefs finds (file systems,
     partition tables, RAID members...), as a list of ``{type, usage, offset,
@@ -69,12 +85,13 @@ def signatures(device):
     """
     _check_device(device)
     out = _run(
-        "wipefs", "--no-act", "--json", "--output", "UUID,LABEL,TYPE,OFFSET,USAGE", device
+        "wipefs", "--no-act", "--json", "--output", "UUID,LABEL,TYPE,OFFSET,USAGE", device,
+        call_timeout=call_timeout,
     )
     return _parse_wipefs(out)
 
 
-def info(device):
+def info(device, call_timeout=None):
     """
     Return ``{label, uuid, cluster_name, cluster_stack, slots, block_size,
     cluster_size}`` of the OCFS2 file system on ``device``, or None when the
@@ -87,9 +104,9 @@ def info(device):
 
         salt nfs1 ocfs2.info /dev/sdb1
     """
-    if not any(sig["type"] == "ocfs2" for sig in signatures(device)):
+    if not any(sig["type"] == "ocfs2" for sig in signatures(device, call_timeout)):
         return None
-    ret = __salt__["cmd.run_all"](["debugfs.ocfs2", "-R", "stats", device], python_shell=False)
+    ret = _run_all(["debugfs.ocfs2", "-R", "stats", device], call_timeout)
     # debugfs.ocfs2 exits 0 even when it cannot open the device.
     try:
         return _parse_stats(ret["stdout"])
@@ -98,7 +115,15 @@ def info(device):
 
 
 def mkfs(
-    device, label, slots=2, cluster_name=None, cluster_stack="o2cb", force=False, test=False
+    device,
+    label,
+    slots=2,
+    cluster_name=None,
+    cluster_stack="o2cb",
+    force=False,
+    test=False,
+    call_timeout=None,
+    mkfs_timeout=None,
 ):
     """
     Make an OCFS2 file system on ``device`` and return its ``info``.
@@ -109,6 +134,8 @@ def mkfs(
     (mkfs.ocfs2 then needs no running cluster); without ``cluster_name``
     mkfs.ocfs2 asks the running cluster. ``test=True`` checks the arguments and
     the device and returns what would be made, writing nothing.
+    ``mkfs_timeout`` bounds mkfs.ocfs2 (default 600 s), ``call_timeout`` the
+    calls that read the device.
 
     CLI Example:
 
@@ -117,8 +144,9 @@ def mkfs(
         salt nfs1 ocfs2.mkfs /dev/sdb1 nfsmeta slots=2 cluster_name=ocfs
     """
     argv = _mkfs_argv(device, label, slots, cluster_name, cluster_stack, force)
+    mkfs_timeout = _call_timeout(mkfs_timeout, MKFS_TIMEOUT, "mkfs_timeout")
     if not force:
-        _refuse_unless_empty(device, "format")
+        _refuse_unless_empty(device, "format", call_timeout)
     if test:
         return {
             "label": label,
@@ -126,11 +154,11 @@ def mkfs(
             "cluster_name": cluster_name,
             "cluster_stack": cluster_stack if cluster_name else None,
         }
-    _run(*argv)
-    return info(device)
+    _run(*argv, call_timeout=mkfs_timeout)
+    return info(device, call_timeout)
 
 
-def mounted_nodes(device):
+def mounted_nodes(device, call_timeout=None):
     """
     Return the names (or numbers, when the cluster is offline) of the nodes
     that have the OCFS2 file system on ``device`` mounted, from
@@ -144,7 +172,7 @@ def mounted_nodes(device):
         salt nfs1 ocfs2.mounted_nodes /dev/sdb2
     """
     _check_device(device)
-    ret = __salt__["cmd.run_all"](["mounted.ocfs2", "-f", device], python_shell=False)
+    ret = _run_all(["mounted.ocfs2", "-f", device], call_timeout)
     if ret["retcode"]:
         raise CommandExecutionError(ret["stderr"] or ret["stdout"])
     nodes = _parse_mounted(ret["stdout"]).get(device)
@@ -286,7 +314,7 @@ def set_o2cb_defaults(settings, path="/etc/default/o2cb", test=False):
     return changes
 
 
-def cluster_status(name=None, config="/etc/ocfs2/cluster.conf"):
+def cluster_status(name=None, config="/etc/ocfs2/cluster.conf", call_timeout=None):
     """
     Return the o2cb cluster state from ``o2cb cluster-status``: ``{cluster,
     online, loaded}``. ``loaded`` is False when the kernel's o2cb stack
@@ -304,14 +332,14 @@ def cluster_status(name=None, config="/etc/ocfs2/cluster.conf"):
         _check_cluster_name(name, "name")
         argv.append(name)
     # Exit 1 means offline: an answer, not an error to log.
-    ret = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True)
+    ret = _run_all(argv, call_timeout, ignore_retcode=True)
     try:
         return _parse_status(ret["stdout"], ret["stderr"], name)
     except ValueError as exc:
         raise CommandExecutionError(ret["stderr"].strip() or str(exc)) from exc
 
 
-def online(name, config="/etc/ocfs2/cluster.conf"):
+def online(name, config="/etc/ocfs2/cluster.conf", call_timeout=None):
     """
     Bring cluster ``name`` online: start the o2cb service when the kernel
     stack is not loaded yet (it reads /etc/default/o2cb), then register the
@@ -324,13 +352,15 @@ def online(name, config="/etc/ocfs2/cluster.conf"):
 
         salt nfs1 ocfs2.online ocfs
     """
-    if not cluster_status(name, config)["loaded"] and not __salt__["service.start"]("o2cb"):
+    # systemctl start is bounded by the unit's own start timeout: 5 min for
+    # o2cb.service, which systemd-sysv-generator makes from Debian's init script.
+    if not cluster_status(name, config, call_timeout)["loaded"] and not __salt__["service.start"]("o2cb"):
         raise CommandExecutionError("the o2cb service did not start (see: journalctl -u o2cb)")
-    _run("o2cb", f"--config-file={config}", "register-cluster", name)
-    return cluster_status(name, config)
+    _run("o2cb", f"--config-file={config}", "register-cluster", name, call_timeout=call_timeout)
+    return cluster_status(name, config, call_timeout)
 
 
-def partition_table(device):
+def partition_table(device, call_timeout=None):
     """
     Return the partition table on ``device`` from ``sfdisk --json``: ``{label,
     id, sector_size, partitions}`` with each partition's ``node``, ``start``
@@ -343,9 +373,7 @@ def partition_table(device):
         salt nfs1 ocfs2.partition_table /dev/sdb
     """
     _check_device(device)
-    ret = __salt__["cmd.run_all"](
-        ["sfdisk", "--json", device], python_shell=False, ignore_retcode=True
-    )
+    ret = _run_all(["sfdisk", "--json", device], call_timeout, ignore_retcode=True)
     if ret["retcode"]:
         if "does not contain a recognized partition table" in ret["stderr"]:
             return None
@@ -353,7 +381,7 @@ def partition_table(device):
     return _parse_sfdisk(ret["stdout"])
 
 
-def partition_differences(device, partitions, label="gpt"):
+def partition_differences(device, partitions, label="gpt", call_timeout=None):
     """
     Compare the partition table on ``device`` with ``partitions`` (as for
     ``partition``): a list of differences, empty when it matches (sizes within
@@ -366,13 +394,15 @@ def partition_differences(device, partitions, label="gpt"):
         salt nfs1 ocfs2.partition_differences /dev/sdb '[{"size": "64M"}, {"size": null}]'
     """
     sizes = _partition_sizes(partitions, label)
-    table = partition_table(device)
+    table = partition_table(device, call_timeout)
     if table is None:
         return None
-    return _differences(table, label, sizes, _disk_bytes(device))
+    return _differences(table, label, sizes, _disk_bytes(device, call_timeout))
 
 
-def partition(device, partitions, label="gpt", force=False, test=False, timeout=10):
+def partition(
+    device, partitions, label="gpt", force=False, test=False, timeout=10, call_timeout=None
+):
     """
     Write a partition table with ``partitions`` on ``device``, make the kernel
     read it, and return it (as ``partition_table``).
@@ -395,8 +425,8 @@ def partition(device, partitions, label="gpt", force=False, test=False, timeout=
     sizes = _partition_sizes(partitions, label)
     _check_device(device)
     if not force:
-        _refuse_unless_empty(device, "partition")
-    disk_bytes = _disk_bytes(device)
+        _refuse_unless_empty(device, "partition", call_timeout)
+    disk_bytes = _disk_bytes(device, call_timeout)
     needed = _needed_bytes(label, sizes)
     if needed > disk_bytes:
         raise CommandExecutionError(
@@ -407,20 +437,18 @@ def partition(device, partitions, label="gpt", force=False, test=False, timeout=
     argv = ["sfdisk", "--quiet"]
     if force:
         argv += ["--wipe", "always", "--wipe-partitions", "always"]
-    ret = __salt__["cmd.run_all"](
-        [*argv, device], stdin=_sfdisk_script(partitions, label), python_shell=False
-    )
+    ret = _run_all([*argv, device], call_timeout, stdin=_sfdisk_script(partitions, label))
     if ret["retcode"]:
         raise CommandExecutionError(ret["stderr"] or ret["stdout"])
-    reread_partitions(device, timeout)
-    table = partition_table(device)
+    reread_partitions(device, timeout, call_timeout)
+    table = partition_table(device, call_timeout)
     differences = _differences(table, label, sizes, disk_bytes)
     if differences:
         raise CommandExecutionError(f"sfdisk wrote a different table on {device}: {'; '.join(differences)}")
     return table
 
 
-def visible_partitions(device):
+def visible_partitions(device, call_timeout=None):
     """
     Return the partition devices of ``device`` that the kernel knows now (from
     lsblk), e.g. ``["/dev/sdb1", "/dev/sdb2"]``.
@@ -432,10 +460,11 @@ def visible_partitions(device):
         salt nfs2 ocfs2.visible_partitions /dev/sdb
     """
     _check_device(device)
-    return _parse_lsblk(_run("lsblk", "--json", "--list", "--output", "PATH,TYPE", device))
+    out = _run("lsblk", "--json", "--list", "--output", "PATH,TYPE", device, call_timeout=call_timeout)
+    return _parse_lsblk(out)
 
 
-def reread_partitions(device, timeout=10):
+def reread_partitions(device, timeout=10, call_timeout=None):
     """
     Make the kernel read the partition table of ``device`` again (after
     another node wrote it, or a tool that could not) and wait up to
@@ -451,13 +480,15 @@ def reread_partitions(device, timeout=10):
     """
     # This node may hold the disk's first sectors in its page cache from
     # before another node wrote the table.
-    _run("blockdev", "--flushbufs", device)
-    table = partition_table(device)
+    _run("blockdev", "--flushbufs", device, call_timeout=call_timeout)
+    table = partition_table(device, call_timeout)
     if table is not None:
-        _run("partx", "--update", device)
+        _run("partx", "--update", device, call_timeout=call_timeout)
     if salt.utils.path.which("udevadm"):
-        _run("udevadm", "settle", f"--timeout={timeout}")
-    visible = visible_partitions(device)
+        # Waits up to timeout by design; the bound comes on top.
+        settle = timeout + _call_timeout(call_timeout)
+        _run("udevadm", "settle", f"--timeout={timeout}", call_timeout=settle)
+    visible = visible_partitions(device, call_timeout)
     wanted = [part["node"] for part in table["partitions"]] if table else []
     if len(visible) != len(wanted):
         raise CommandExecutionError(
@@ -466,11 +497,53 @@ def reread_partitions(device, timeout=10):
     return visible
 
 
-def _run(*argv):
-    ret = __salt__["cmd.run_all"](list(argv), python_shell=False)
+def _run(*argv, call_timeout=None):
+    ret = _run_all(list(argv), call_timeout)
     if ret["retcode"]:
         raise CommandExecutionError(ret["stderr"] or ret["stdout"])
     return ret["stdout"]
+
+
+def _run_all(argv, call_timeout, **kwargs):
+    """cmd.run_all on ``argv`` within ``call_timeout`` seconds, or CommandExecutionError."""
+    timeout = _call_timeout(call_timeout)
+    ret = __salt__["cmd.run_all"](argv, python_shell=False, timeout=timeout, **kwargs)
+    if _timed_out(ret, timeout):
+        raise CommandExecutionError(
+            f"{_what(argv)} did not answer within {timeout} s ({_HUNG.get(argv[0], 'hung disk?')})"
+        )
+    return ret
+
+
+def _call_timeout(value, default=CALL_TIMEOUT, argument="call_timeout"):
+    if value is None:
+        return default
+    # 0 would mean no limit to cmd.run_all.
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or value <= 0:
+        raise SaltInvocationError(f"{argument}: {value!r} is not a number of seconds above 0")
+    return value
+
+
+def _timed_out(ret, timeout):
+    # What cmd.run_all answers when it killed the program at its timeout
+    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
+    # command line with this suffix.
+    return (
+        ret["retcode"] == 1
+        and not ret["stderr"]
+        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
+    )
+
+
+def _what(argv):
+    """'o2cb register-cluster', 'wipefs /dev/sdb': a call as errors name it."""
+    words = [argv[0]]
+    if argv[0] in ("o2cb", "udevadm"):
+        words += [arg for arg in argv[1:] if not arg.startswith("-")][:1]
+    if argv[-1].startswith("/"):
+        words.append(argv[-1])
+    return " ".join(words)
 
 
 def _write(path, text):
@@ -491,8 +564,8 @@ def _check_cluster_name(name, argument, stack="o2cb"):
         raise SaltInvocationError(f"{argument}: {name!r} {problem}")
 
 
-def _refuse_unless_empty(device, action):
-    found = signatures(device)
+def _refuse_unless_empty(device, action, call_timeout):
+    found = signatures(device, call_timeout)
     if found:
         raise CommandExecutionError(
             f"{device} holds {_describe(found)}; refusing to {action} it"
@@ -745,8 +818,8 @@ def _needed_bytes(label, sizes):
     return needed
 
 
-def _disk_bytes(device):
-    return int(_run("blockdev", "--getsize64", device))
+def _disk_bytes(device, call_timeout):
+    return int(_run("blockdev", "--getsize64", device, call_timeout=call_timeout))
 
 
 def _differences(table, label, sizes, disk_bytes):

@@ -9,6 +9,11 @@ socket is reached by setting ``TGT_IPC_SOCKET`` in the minion's environment.
 CHAP secrets: tgtd never shows them, and nothing here returns or logs them.
 tgtadm only takes a secret on its command line, so it shows in the target
 host's process list for the few milliseconds a call lasts.
+
+Every function that runs tgtadm or tgt-admin takes ``call_timeout``: the
+seconds each of those calls may take (default 10). A call that takes longer
+is killed and raises CommandExecutionError naming it: tgtd answers within
+milliseconds, so a slower answer means a hung tgtd.
 """
 import ipaddress
 import os
@@ -24,6 +29,7 @@ __virtualname__ = "tgt"
 _MASK = "********"
 
 _SECRET_ARG = re.compile(r"(--password[= ])\S+")
+CALL_TIMEOUT = 10
 
 
 def __virtual__():
@@ -32,7 +38,7 @@ def __virtual__():
     return (False, "tgt: tgtadm is not installed (install the tgt package)")
 
 
-def targets():
+def targets(call_timeout=None):
     """
     Return every target the running tgtd serves, keyed by IQN.
 
@@ -48,11 +54,12 @@ def targets():
     .. code-block:: bash
 
         salt iscsi tgt.targets
+        salt iscsi tgt.targets call_timeout=30
     """
-    return _parse_show(_tgtadm("--mode", "target", "--op", "show"))
+    return _parse_show(_tgtadm("--mode", "target", "--op", "show", call_timeout=call_timeout))
 
 
-def sessions(iqn=None):
+def sessions(iqn=None, call_timeout=None):
     """
     Return the logged-in sessions (I_T nexuses) of every target, or of the
     target ``iqn``: a list of ``{target, tid, nexus, initiator, address}``.
@@ -64,7 +71,7 @@ def sessions(iqn=None):
         salt iscsi tgt.sessions
         salt iscsi tgt.sessions iqn.2018-08.es.raulpedroche:lun1
     """
-    served = targets()
+    served = targets(call_timeout)
     if iqn is not None and iqn not in served:
         raise CommandExecutionError(f"tgt: no target named {iqn}")
     return [
@@ -75,7 +82,7 @@ def sessions(iqn=None):
     ]
 
 
-def accounts():
+def accounts(call_timeout=None):
     """
     Return the user names of every CHAP account tgtd knows (accounts are
     global in tgtd; targets bind them).
@@ -86,10 +93,10 @@ def accounts():
 
         salt iscsi tgt.accounts
     """
-    return _parse_accounts(_tgtadm("--mode", "account", "--op", "show"))
+    return _parse_accounts(_tgtadm("--mode", "account", "--op", "show", call_timeout=call_timeout))
 
 
-def new_target(name, tid=None):
+def new_target(name, tid=None, call_timeout=None):
     """
     Create the target ``name`` (an IQN) with the given ``tid``, or the next
     free one, and return its tid. It has no LUN, account or ACL entry yet, so
@@ -102,12 +109,15 @@ def new_target(name, tid=None):
         salt iscsi tgt.new_target iqn.2018-08.es.raulpedroche:lun1
     """
     if tid is None:
-        tid = max((target["tid"] for target in targets().values()), default=0) + 1
-    _tgtadm("--mode", "target", "--op", "new", "--tid", str(tid), "--targetname", name)
+        tid = max((target["tid"] for target in targets(call_timeout).values()), default=0) + 1
+    _tgtadm(
+        "--mode", "target", "--op", "new", "--tid", str(tid), "--targetname", name,
+        call_timeout=call_timeout,
+    )
     return tid
 
 
-def delete_target(name, force=False):
+def delete_target(name, force=False, call_timeout=None):
     """
     Delete the target ``name``. tgtd refuses while initiators are logged in,
     unless ``force``, which drops their sessions.
@@ -118,14 +128,14 @@ def delete_target(name, force=False):
 
         salt iscsi tgt.delete_target iqn.2018-08.es.raulpedroche:lun1
     """
-    args = ["--mode", "target", "--op", "delete", "--tid", _tid(name)]
+    args = ["--mode", "target", "--op", "delete", "--tid", _tid(name, call_timeout)]
     if force:
         args.append("--force")
-    _tgtadm(*args)
+    _tgtadm(*args, call_timeout=call_timeout)
     return True
 
 
-def new_lun(name, lun, backing_store):
+def new_lun(name, lun, backing_store, call_timeout=None):
     """
     Add LUN number ``lun`` backed by the file or block device
     ``backing_store`` to the target ``name``.
@@ -137,13 +147,13 @@ def new_lun(name, lun, backing_store):
         salt iscsi tgt.new_lun iqn.2018-08.es.raulpedroche:lun1 1 /dev/sdb
     """
     _tgtadm(
-        "--mode", "logicalunit", "--op", "new", "--tid", _tid(name),
-        "--lun", str(lun), "--backing-store", backing_store,
+        "--mode", "logicalunit", "--op", "new", "--tid", _tid(name, call_timeout),
+        "--lun", str(lun), "--backing-store", backing_store, call_timeout=call_timeout,
     )
     return True
 
 
-def delete_lun(name, lun):
+def delete_lun(name, lun, call_timeout=None):
     """
     Remove LUN number ``lun`` from the target ``name``. tgtd does this even
     while initiators are logged in: they lose the disk.
@@ -154,11 +164,14 @@ def delete_lun(name, lun):
 
         salt iscsi tgt.delete_lun iqn.2018-08.es.raulpedroche:lun1 2
     """
-    _tgtadm("--mode", "logicalunit", "--op", "delete", "--tid", _tid(name), "--lun", str(lun))
+    _tgtadm(
+        "--mode", "logicalunit", "--op", "delete", "--tid", _tid(name, call_timeout),
+        "--lun", str(lun), call_timeout=call_timeout,
+    )
     return True
 
 
-def bind_initiator(name, initiator):
+def bind_initiator(name, initiator, call_timeout=None):
     """
     Allow ``initiator`` to log in to the target ``name``: an address, a
     network (``10.0.0.0/24``), ``ALL``, or an initiator name (``iqn.``,
@@ -170,11 +183,14 @@ def bind_initiator(name, initiator):
 
         salt iscsi tgt.bind_initiator iqn.2018-08.es.raulpedroche:lun1 10.252.50.11
     """
-    _tgtadm("--mode", "target", "--op", "bind", "--tid", _tid(name), *_acl_args(initiator))
+    _tgtadm(
+        "--mode", "target", "--op", "bind", "--tid", _tid(name, call_timeout),
+        *_acl_args(initiator), call_timeout=call_timeout,
+    )
     return True
 
 
-def unbind_initiator(name, initiator):
+def unbind_initiator(name, initiator, call_timeout=None):
     """
     Remove ``initiator`` (as in ``tgt.bind_initiator``) from the ACL of the
     target ``name``. tgt checks ACLs at login only: a session from that
@@ -186,11 +202,14 @@ def unbind_initiator(name, initiator):
 
         salt iscsi tgt.unbind_initiator iqn.2018-08.es.raulpedroche:lun1 10.252.50.12
     """
-    _tgtadm("--mode", "target", "--op", "unbind", "--tid", _tid(name), *_acl_args(initiator))
+    _tgtadm(
+        "--mode", "target", "--op", "unbind", "--tid", _tid(name, call_timeout),
+        *_acl_args(initiator), call_timeout=call_timeout,
+    )
     return True
 
 
-def set_account(username, password):
+def set_account(username, password, call_timeout=None):
     """
     Create the CHAP account ``username`` with the secret ``password``, or give
     it that secret. tgtd cannot change a secret, so an existing account is
@@ -207,7 +226,7 @@ def set_account(username, password):
     """
     _check_word("username", username)
     _check_word("password", password)
-    served = targets()
+    served = targets(call_timeout)
     bindings = [
         (iqn, target["tid"], outgoing)
         for iqn, target in served.items()
@@ -218,26 +237,28 @@ def set_account(username, password):
         if username in users
     ]
     guard = None
-    if username in accounts():
+    if username in accounts(call_timeout):
         # Deleting the account unbinds it, and a target left without incoming
         # accounts takes logins without CHAP: a throwaway account with a
         # random secret keeps CHAP required until the real one is back.
         guarded = [tid for _, tid, outgoing in bindings if not outgoing]
         if guarded:
             guard = f"nfsha-guard-{secrets.token_hex(4)}"
-            _new_account(guard, secrets.token_urlsafe(24))
+            _new_account(guard, secrets.token_urlsafe(24), call_timeout)
             for tid in guarded:
-                _bind_account(tid, guard, False)
-        _tgtadm("--mode", "account", "--op", "delete", "--user", username)
-    _new_account(username, password)
+                _bind_account(tid, guard, False, call_timeout)
+        _tgtadm(
+            "--mode", "account", "--op", "delete", "--user", username, call_timeout=call_timeout
+        )
+    _new_account(username, password, call_timeout)
     for _, tid, outgoing in bindings:
-        _bind_account(tid, username, outgoing)
+        _bind_account(tid, username, outgoing, call_timeout)
     if guard:
-        _tgtadm("--mode", "account", "--op", "delete", "--user", guard)
+        _tgtadm("--mode", "account", "--op", "delete", "--user", guard, call_timeout=call_timeout)
     return sorted({iqn for iqn, _, _ in bindings})
 
 
-def delete_account(username):
+def delete_account(username, call_timeout=None):
     """
     Delete the CHAP account ``username``; tgtd unbinds it from every target.
 
@@ -247,11 +268,11 @@ def delete_account(username):
 
         salt iscsi tgt.delete_account old-user
     """
-    _tgtadm("--mode", "account", "--op", "delete", "--user", username)
+    _tgtadm("--mode", "account", "--op", "delete", "--user", username, call_timeout=call_timeout)
     return True
 
 
-def bind_account(name, username, outgoing=False):
+def bind_account(name, username, outgoing=False, call_timeout=None):
     """
     Bind the CHAP account ``username`` to the target ``name``: as an incoming
     user (initiators log in with it), or with ``outgoing`` as the account the
@@ -264,11 +285,11 @@ def bind_account(name, username, outgoing=False):
         salt iscsi tgt.bind_account iqn.2018-08.es.raulpedroche:lun1 nfs-iscsi-user
         salt iscsi tgt.bind_account iqn.2018-08.es.raulpedroche:lun1 debian-iscsi-target outgoing=True
     """
-    _bind_account(_tid(name), username, outgoing)
+    _bind_account(_tid(name, call_timeout), username, outgoing, call_timeout)
     return True
 
 
-def unbind_account(name, username, outgoing=False):
+def unbind_account(name, username, outgoing=False, call_timeout=None):
     """
     Unbind the CHAP account ``username`` from the target ``name`` (the
     account stays in tgtd). A target without incoming accounts takes logins
@@ -280,10 +301,11 @@ def unbind_account(name, username, outgoing=False):
 
         salt iscsi tgt.unbind_account iqn.2018-08.es.raulpedroche:lun1 old-user
     """
-    args = ["--mode", "account", "--op", "unbind", "--tid", _tid(name), "--user", username]
+    tid = _tid(name, call_timeout)
+    args = ["--mode", "account", "--op", "unbind", "--tid", tid, "--user", username]
     if outgoing:
         args.append("--outgoing")
-    _tgtadm(*args)
+    _tgtadm(*args, call_timeout=call_timeout)
     return True
 
 
@@ -403,7 +425,7 @@ def write_config(path, text):
     return True
 
 
-def update(name=None, config="/etc/tgt/targets.conf", force=False):
+def update(name=None, config="/etc/tgt/targets.conf", force=False, call_timeout=None):
     """
     Apply the config files live with ``tgt-admin --update``: every target
     (or only ``name``) is created, re-created from ``config`` (and the files
@@ -422,14 +444,14 @@ def update(name=None, config="/etc/tgt/targets.conf", force=False):
         salt iscsi tgt.update
         salt iscsi tgt.update iqn.2018-08.es.raulpedroche:lun1
     """
-    before = targets()
+    before = targets(call_timeout)
     cmd = ["tgt-admin", "--verbose", "--conf", config, "--update", name or "ALL"]
     if force:
         cmd.append("--force")
     # --verbose prints the tgtadm calls, secrets included: keep the output
     # out of Salt's log and mask it in errors.
-    out = _run(cmd, hide=True)
-    after = targets()
+    out = _run(cmd, "tgt-admin --update", call_timeout, hide=True)
+    after = targets(call_timeout)
     changed = {}
     for iqn in sorted(before.keys() & after.keys()):
         fields = [
@@ -447,14 +469,20 @@ def update(name=None, config="/etc/tgt/targets.conf", force=False):
     }
 
 
-def _tgtadm(*args, hide=False):
-    return _run(["tgtadm", "--lld", "iscsi", *args], hide=hide)
+def _tgtadm(*args, call_timeout=None, hide=False):
+    # Every call starts with --mode and --op: they name it in errors.
+    what = f"tgtadm {' '.join(args[:4])}"
+    return _run(["tgtadm", "--lld", "iscsi", *args], what, call_timeout, hide)
 
 
-def _run(cmd, hide=False):
+def _run(cmd, what, call_timeout, hide=False):
+    """Run ``cmd`` (``what`` names it in errors, never with a secret); its stdout."""
+    timeout = _call_timeout(call_timeout)
     ret = __salt__["cmd.run_all"](
-        cmd, python_shell=False, output_loglevel="quiet" if hide else "debug"
+        cmd, python_shell=False, output_loglevel="quiet" if hide else "debug", timeout=timeout
     )
+    if _timed_out(ret, timeout):
+        raise CommandExecutionError(f"{what} did not answer within {timeout} s (hung tgtd?)")
     if ret["retcode"]:
         # tgtadm explains on stderr; tgt-admin ends its stdout with the
         # failed command or its own complaint.
@@ -463,24 +491,50 @@ def _run(cmd, hide=False):
     return ret["stdout"]
 
 
+def _call_timeout(call_timeout):
+    if call_timeout is None:
+        return CALL_TIMEOUT
+    # 0 would mean no limit to cmd.run_all.
+    number = isinstance(call_timeout, (int, float)) and not isinstance(call_timeout, bool)
+    if not number or call_timeout <= 0:
+        raise SaltInvocationError(
+            f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
+        )
+    return call_timeout
+
+
+def _timed_out(ret, timeout):
+    # What cmd.run_all answers when it killed the program at its timeout
+    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
+    # command line, secrets included, with this suffix.
+    return (
+        ret["retcode"] == 1
+        and not ret["stderr"]
+        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
+    )
+
+
 def _mask(text):
     return _SECRET_ARG.sub(r"\g<1>" + _MASK, text)
 
 
-def _new_account(username, password):
+def _new_account(username, password, call_timeout):
     # The secret is in the arguments: keep this call out of Salt's log.
-    _tgtadm("--mode", "account", "--op", "new", "--user", username, "--password", password, hide=True)
+    _tgtadm(
+        "--mode", "account", "--op", "new", "--user", username, "--password", password,
+        call_timeout=call_timeout, hide=True,
+    )
 
 
-def _bind_account(tid, username, outgoing):
+def _bind_account(tid, username, outgoing, call_timeout):
     args = ["--mode", "account", "--op", "bind", "--tid", str(tid), "--user", username]
     if outgoing:
         args.append("--outgoing")
-    _tgtadm(*args)
+    _tgtadm(*args, call_timeout=call_timeout)
 
 
-def _tid(name):
-    target = targets().get(name)
+def _tid(name, call_timeout):
+    target = targets(call_timeout).get(name)
     if target is None:
         raise CommandExecutionError(f"tgt: no target named {name}")
     return str(target["tid"])

@@ -33,7 +33,15 @@ def __virtual__():
 
 
 def node_logged_in(
-    name, portal, chap=None, mutual_chap=None, startup="automatic", lun=1, timeout=30
+    name,
+    portal,
+    chap=None,
+    mutual_chap=None,
+    startup="automatic",
+    lun=1,
+    timeout=30,
+    call_timeout=None,
+    login_timeout=None,
 ):
     """
     The node record of target ``name`` at ``portal`` exists with these
@@ -54,6 +62,13 @@ def node_logged_in(
         node.startup: ``automatic`` (log in at boot), ``manual`` or ``onboot``.
     lun, timeout
         The LUN whose device to wait for, and how long (seconds).
+    call_timeout
+        Seconds each iscsiadm call on node records and sessions may take
+        (default 30).
+    login_timeout
+        Seconds discovery and the login may take (default 150): longer than
+        iscsid's own login retries, which end with iscsid's own error. Past
+        either bound the state fails, naming the call.
 
     Discovery runs only when the record is missing (it would reset
     node.startup). Only the settings that differ are updated; a running
@@ -64,6 +79,7 @@ def node_logged_in(
     try:
         wanted = _wanted_settings(chap, mutual_chap, startup)
         _check_wait(lun, timeout)
+        bounds = _bounds(call_timeout, login_timeout)
         if "iscsiadm.check_settings" in __salt__:
             _check_values(wanted)
     except ValueError as exc:
@@ -87,24 +103,32 @@ def node_logged_in(
             )
         return ret
     try:
-        return _logged_in(ret, name, portal, wanted, lun, timeout)
+        return _logged_in(ret, name, portal, wanted, lun, timeout, bounds)
     except (CommandExecutionError, SaltInvocationError) as exc:
         done = f" (done before: {_describe(ret['changes'])})" if ret["changes"] else ""
         ret.update(result=False, comment=f"Target {name} at {portal}: {exc}{done}")
         return ret
 
 
-def node_logged_out(name, portal):
+def node_logged_out(name, portal, call_timeout=None, login_timeout=None):
     """
     No session to target ``name`` at ``portal`` is logged in. The node record
     stays (with node.startup automatic it logs in again at boot).
+
+    call_timeout, login_timeout
+        As for ``node_logged_in``; the logout is bounded by ``login_timeout``.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    try:
+        bounds = _bounds(call_timeout, login_timeout)
+    except ValueError as exc:
+        ret.update(result=False, comment=f"Invalid arguments: {exc}")
+        return ret
     if "iscsiadm.sessions" not in __salt__:
         ret["comment"] = f"open-iscsi is not installed: target {name} at {portal} is not logged in"
         return ret
     try:
-        if not __salt__["iscsiadm.sessions"](name, portal):
+        if not __salt__["iscsiadm.sessions"](name, portal, call_timeout=bounds["call"]):
             ret["comment"] = f"Target {name} at {portal} is not logged in"
             return ret
         if __opts__["test"]:
@@ -114,7 +138,7 @@ def node_logged_out(name, portal):
                 comment=f"Target {name} at {portal} would be logged out",
             )
             return ret
-        logged_out = __salt__["iscsiadm.logout"](name, portal)
+        logged_out = __salt__["iscsiadm.logout"](name, portal, call_timeout=bounds["login"])
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=f"Target {name} at {portal}: {exc}")
         return ret
@@ -125,8 +149,9 @@ def node_logged_out(name, portal):
     return ret
 
 
-def _logged_in(ret, name, portal, wanted, lun, timeout):
-    missing = __salt__["iscsiadm.node_settings"](name, portal) is None
+def _logged_in(ret, name, portal, wanted, lun, timeout, bounds):
+    call, login = bounds["call"], bounds["login"]
+    missing = __salt__["iscsiadm.node_settings"](name, portal, call_timeout=call) is None
     if missing and __opts__["test"]:
         # The record's values are unknown until discovery makes it.
         return _would(ret, name, portal, {
@@ -136,15 +161,15 @@ def _logged_in(ret, name, portal, wanted, lun, timeout):
         })
     changes = ret["changes"]
     if missing:
-        found = __salt__["iscsiadm.discover"](portal)
-        if __salt__["iscsiadm.node_settings"](name, portal) is None:
+        found = __salt__["iscsiadm.discover"](portal, call_timeout=login)
+        if __salt__["iscsiadm.node_settings"](name, portal, call_timeout=call) is None:
             offered = ", ".join(sorted({item["target"] for item in found})) or "nothing"
             raise CommandExecutionError(
                 f"discovery at {portal} made no record for it (the portal offers: {offered})"
             )
         changes["discovered"] = True
-    pending = __salt__["iscsiadm.node_changes"](name, portal, wanted)
-    was_logged_in = bool(__salt__["iscsiadm.sessions"](name, portal))
+    pending = __salt__["iscsiadm.node_changes"](name, portal, wanted, call_timeout=call)
+    was_logged_in = bool(__salt__["iscsiadm.sessions"](name, portal, call_timeout=call))
     if __opts__["test"]:
         would = {"settings": pending} if pending else {}
         if not was_logged_in:
@@ -154,10 +179,10 @@ def _logged_in(ret, name, portal, wanted, lun, timeout):
     else:
         if pending:
             __salt__["iscsiadm.node_update"](
-                name, portal, {setting: wanted[setting] for setting in pending}
+                name, portal, {setting: wanted[setting] for setting in pending}, call_timeout=call
             )
             changes["settings"] = pending
-        if not was_logged_in and __salt__["iscsiadm.login"](name, portal):
+        if not was_logged_in and __salt__["iscsiadm.login"](name, portal, call_timeout=login):
             changes["logged_in"] = True
     summary = _describe(changes) if changes else "logged in as configured"
     if pending and was_logged_in:
@@ -242,6 +267,17 @@ def _check_wait(lun, timeout):
         raise ValueError(f"lun must be a LUN number (0 or more), got {lun!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
         raise ValueError(f"timeout must be a number of seconds (0 or more), got {timeout!r}")
+
+
+def _bounds(call_timeout, login_timeout):
+    """The iscsiadm bounds given (None: the execution module's defaults), checked."""
+    bounds = {"call": call_timeout, "login": login_timeout}
+    for kind, value in bounds.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and (not number or value <= 0):
+            # 0 would be no limit at all.
+            raise ValueError(f"{kind}_timeout must be a number of seconds above 0, got {value!r}")
+    return bounds
 
 
 def _wait_device(name, portal, lun, timeout):

@@ -6,6 +6,10 @@ These states decide; the ``ocfs2`` execution module reads and changes. They
 never destroy data: a device holding something else than what is asked for is
 refused, with a comment naming what is there.
 
+Each takes ``call_timeout``: the seconds each program it runs (o2cb, wipefs,
+sfdisk, partx, lsblk, debugfs.ocfs2...) may take, 60 by default; a program
+that takes longer is killed and the state fails, naming it.
+
 .. code-block:: yaml
 
     nfsha-ocfs2-cluster:
@@ -39,7 +43,14 @@ def __virtual__():
     return __virtualname__
 
 
-def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/default/o2cb", timeouts=None):
+def cluster(
+    name,
+    nodes,
+    config="/etc/ocfs2/cluster.conf",
+    defaults="/etc/default/o2cb",
+    timeouts=None,
+    call_timeout=None,
+):
     """
     The o2cb cluster ``name`` is configured with ``nodes`` (a list of ``{name,
     number, address, port}``, port 7777 by default) in ``config``, enabled at
@@ -68,11 +79,11 @@ def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/defaul
         boot = __salt__["ocfs2.set_o2cb_defaults"](settings, defaults, test=test)
         if boot:
             ret["changes"][defaults] = boot
-        status = __salt__["ocfs2.cluster_status"](name, config)
+        status = __salt__["ocfs2.cluster_status"](name, config, call_timeout=call_timeout)
         later = sorted(k for k in boot if k.removeprefix("O2CB_").lower() in (timeouts or {}))
         if conf or not status["online"]:
             if not test:
-                __salt__["ocfs2.online"](name, config)
+                __salt__["ocfs2.online"](name, config, call_timeout=call_timeout)
             if not status["online"]:
                 ret["changes"]["online"] = {"old": False, "new": True}
     except (CommandExecutionError, SaltInvocationError) as exc:
@@ -94,7 +105,7 @@ def cluster(name, nodes, config="/etc/ocfs2/cluster.conf", defaults="/etc/defaul
     return ret
 
 
-def partitioned(name, partitions, label="gpt", timeout=10):
+def partitioned(name, partitions, label="gpt", timeout=10, call_timeout=None):
     """
     The disk ``name`` has a ``label`` (``gpt`` or ``dos``) partition table
     with ``partitions``: a list of ``{"size": "64M"}`` in sfdisk's units, the
@@ -112,7 +123,9 @@ def partitioned(name, partitions, label="gpt", timeout=10):
     if _unavailable(ret, would) or _missing(ret, name, would):
         return ret
     try:
-        differences = __salt__["ocfs2.partition_differences"](name, partitions, label)
+        differences = __salt__["ocfs2.partition_differences"](
+            name, partitions, label, call_timeout=call_timeout
+        )
         if differences == []:
             ret["comment"] = f"{name} has the wanted {label} partition table"
             return ret
@@ -124,7 +137,7 @@ def partitioned(name, partitions, label="gpt", timeout=10):
             )
             return ret
         table = __salt__["ocfs2.partition"](
-            name, partitions, label, test=__opts__["test"], timeout=timeout
+            name, partitions, label, test=__opts__["test"], timeout=timeout, call_timeout=call_timeout
         )
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
@@ -137,7 +150,7 @@ def partitioned(name, partitions, label="gpt", timeout=10):
     return ret
 
 
-def partitions_visible(name, count, timeout=10):
+def partitions_visible(name, count, timeout=10, call_timeout=None):
     """
     The kernel shows ``count`` partitions of the disk ``name``: for a node
     that shares the disk with the one that wrote its table. When it shows a
@@ -152,15 +165,15 @@ def partitions_visible(name, count, timeout=10):
     if _unavailable(ret, would) or _missing(ret, name, would):
         return ret
     try:
-        before = __salt__["ocfs2.visible_partitions"](name)
+        before = __salt__["ocfs2.visible_partitions"](name, call_timeout=call_timeout)
         if len(before) == count:
             ret["comment"] = f"the kernel shows the {count} partitions of {name}"
             return ret
         if __opts__["test"]:
-            table = __salt__["ocfs2.partition_table"](name)
+            table = __salt__["ocfs2.partition_table"](name, call_timeout=call_timeout)
             after = [part["node"] for part in table["partitions"]] if table else []
         else:
-            after = __salt__["ocfs2.reread_partitions"](name, timeout)
+            after = __salt__["ocfs2.reread_partitions"](name, timeout, call_timeout=call_timeout)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
@@ -175,20 +188,29 @@ def partitions_visible(name, count, timeout=10):
     return ret
 
 
-def formatted(name, label, slots=2, cluster_name=None, cluster_stack="o2cb"):
+def formatted(
+    name,
+    label,
+    slots=2,
+    cluster_name=None,
+    cluster_stack="o2cb",
+    call_timeout=None,
+    mkfs_timeout=None,
+):
     """
     The device ``name`` holds an OCFS2 file system labelled ``label`` (and
     made for ``cluster_name``, when given). An empty device is formatted with
     ``slots`` node slots for ``cluster_stack``; a device holding anything else
     (another file system, OCFS2 with another label or cluster, a partition
-    table) is refused and left untouched.
+    table) is refused and left untouched. ``mkfs_timeout`` bounds mkfs.ocfs2
+    (default 600 s; a big LUN on a slow link may need more).
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     would = f"{name} would be formatted as OCFS2 {label!r}"
     if _unavailable(ret, would) or _missing(ret, name, would):
         return ret
     try:
-        current = __salt__["ocfs2.info"](name)
+        current = __salt__["ocfs2.info"](name, call_timeout=call_timeout)
         if current is None:
             made = __salt__["ocfs2.mkfs"](
                 name,
@@ -197,6 +219,8 @@ def formatted(name, label, slots=2, cluster_name=None, cluster_stack="o2cb"):
                 cluster_name=cluster_name,
                 cluster_stack=cluster_stack,
                 test=__opts__["test"],
+                call_timeout=call_timeout,
+                mkfs_timeout=mkfs_timeout,
             )
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))

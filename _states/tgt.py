@@ -55,6 +55,7 @@ def target_present(
     incoming_users=None,
     outgoing_user=None,
     config=None,
+    call_timeout=None,
 ):
     """
     The target ``name`` (an IQN) exists with exactly these LUNs, ACL entries
@@ -71,6 +72,9 @@ def target_present(
         ``{username, password}`` the target answers mutual CHAP with, or None.
     config
         The config file, default ``/etc/tgt/conf.d/<name, ':' as '_'>.conf``.
+    call_timeout
+        Seconds each tgtadm call may take (default 10): the state fails,
+        naming the call, when tgtd does not answer within.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     config = config or _default_config(name)
@@ -88,8 +92,11 @@ def target_present(
         ret.update(result=False, comment=str(exc))
         return ret
     try:
-        current = __salt__["tgt.targets"]().get(name)
-        known = __salt__["tgt.accounts"]()
+        current = __salt__["tgt.targets"](call_timeout).get(name)
+        known = __salt__["tgt.accounts"](call_timeout)
+    except SaltInvocationError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
     except CommandExecutionError as exc:
         return _unavailable(
             ret, f"tgtd cannot be queried ({exc})", f"target {name} would be set up"
@@ -133,7 +140,7 @@ def target_present(
 
     notes = []
     try:
-        _apply(name, current, have, want, resets, changes, ret["changes"], notes)
+        _apply(name, current, have, want, resets, changes, ret["changes"], notes, call_timeout)
         if "config" in changes:
             __salt__["tgt.write_config"](config, text)
             ret["changes"]["config"] = changes["config"]
@@ -151,7 +158,7 @@ def target_present(
     return ret
 
 
-def target_absent(name, config=None):
+def target_absent(name, config=None, call_timeout=None):
     """
     The target ``name`` is not served by tgtd and its config file is gone.
     Refuses, and changes nothing, while initiators are logged in: they would
@@ -159,6 +166,8 @@ def target_absent(name, config=None):
 
     config
         The config file, default ``/etc/tgt/conf.d/<name, ':' as '_'>.conf``.
+    call_timeout
+        As for ``target_present``.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     config = config or _default_config(name)
@@ -166,7 +175,10 @@ def target_absent(name, config=None):
     # Without tgt installed no tgtd serves the target: only the file matters.
     if "tgt.targets" in __salt__:
         try:
-            current = __salt__["tgt.targets"]().get(name)
+            current = __salt__["tgt.targets"](call_timeout).get(name)
+        except SaltInvocationError as exc:
+            ret.update(result=False, comment=str(exc))
+            return ret
         except CommandExecutionError as exc:
             return _unavailable(
                 ret, f"tgtd cannot be queried ({exc})", f"target {name} would be removed"
@@ -191,7 +203,7 @@ def target_absent(name, config=None):
         return ret
     try:
         if current:
-            __salt__["tgt.delete_target"](name)
+            __salt__["tgt.delete_target"](name, call_timeout=call_timeout)
             ret["changes"]["target"] = changes["target"]
     except CommandExecutionError as exc:
         ret.update(result=False, comment=f"Target {name}: {exc}")
@@ -277,26 +289,28 @@ def _dropped(have, want, field):
     return bool(set(have[field]) - set(want[field]))
 
 
-def _apply(name, current, have, want, resets, changes, done, notes):
+def _apply(name, current, have, want, resets, changes, done, notes, call_timeout):
     """
     Make tgtd serve ``want``, field by field; ``done`` gets each field once
     it is applied. Order matters: a new target gets its ACL last (until then
     no initiator may log in), and incoming accounts are bound before others
     are unbound, since a target without one takes logins without CHAP.
     """
-    run = __salt__
+    def run(function, *args, **kwargs):
+        return __salt__[f"tgt.{function}"](*args, call_timeout=call_timeout, **kwargs)
+
     if current is None:
-        run["tgt.new_target"](name)
+        run("new_target", name)
     if "luns" in changes:
         for lun, path in sorted(have["luns"].items()):
             if want["luns"].get(lun) != path:
-                run["tgt.delete_lun"](name, lun)
+                run("delete_lun", name, lun)
         for lun, path in sorted(want["luns"].items()):
             if have["luns"].get(lun) != path:
-                run["tgt.new_lun"](name, lun, path)
+                run("new_lun", name, lun, path)
         done["luns"] = changes["luns"]
     for user in resets:
-        bound = run["tgt.set_account"](user["username"], user["password"])
+        bound = run("set_account", user["username"], user["password"])
         shared = [iqn for iqn in bound if iqn != name]
         if shared:
             # tgtd accounts are global: one secret for every target.
@@ -307,23 +321,23 @@ def _apply(name, current, have, want, resets, changes, done, notes):
     if "incoming_users" in changes:
         for username in want["incoming"]:
             if username not in have["incoming"]:
-                run["tgt.bind_account"](name, username)
+                run("bind_account", name, username)
         for username in have["incoming"]:
             if username not in want["incoming"]:
-                run["tgt.unbind_account"](name, username)
+                run("unbind_account", name, username)
         done["incoming_users"] = changes["incoming_users"]
     if "outgoing_user" in changes:
         if have["outgoing"] != want["outgoing"]:
             if have["outgoing"]:
-                run["tgt.unbind_account"](name, have["outgoing"], outgoing=True)
+                run("unbind_account", name, have["outgoing"], outgoing=True)
             if want["outgoing"]:
-                run["tgt.bind_account"](name, want["outgoing"], outgoing=True)
+                run("bind_account", name, want["outgoing"], outgoing=True)
         done["outgoing_user"] = changes["outgoing_user"]
     if "acls" in changes:
         for entry in want["acls"]:
             if entry not in have["acls"]:
-                run["tgt.bind_initiator"](name, entry)
+                run("bind_initiator", name, entry)
         for entry in have["acls"]:
             if entry not in want["acls"]:
-                run["tgt.unbind_initiator"](name, entry)
+                run("unbind_initiator", name, entry)
         done["acls"] = changes["acls"]

@@ -5,6 +5,7 @@ custom Salt modules straight from ``_modules`` and ``_states``.
 import functools
 import importlib.util
 import inspect
+import json
 import pathlib
 
 import pytest
@@ -73,6 +74,21 @@ def setup_loader_mock(request):
 def recorded(relpath):
     """The text of a recorded tool output under tests/recorded/."""
     return (RECORDED / relpath).read_text()
+
+
+def timed_out(argv, timeout):
+    """
+    What cmd.run_all returns when it killed ``argv`` at ``timeout`` seconds:
+    the answer recorded for ``sleep 30`` killed after 2 s, with this
+    command and bound in its place.
+    """
+    ret = json.loads(recorded("salt/cmd-run-all-timeout.json"))
+    ret["stdout"] = (
+        ret["stdout"]
+        .replace("['sleep', '30']", str(argv))
+        .replace("after 2 seconds", f"after {timeout} seconds")
+    )
+    return ret
 
 
 def pytest_unconfigure():

@@ -82,6 +82,26 @@ def test_secret_files_are_written_0600(highstates):
     assert {"mode": "0600"} in initiator_name
 
 
+def test_every_state_that_runs_a_program_gets_its_bound_from_pillar(highstates):
+    bounds = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())["nfsha"]["call_timeouts"]
+    expected = {
+        ("iscsi", "nfsha-iscsi-target-present", "tgt"): {"call_timeout": bounds["tgtadm"]},
+        ("nfs1", "nfsha-iscsi-initiator-logged-in", "iscsiadm"): {
+            "call_timeout": bounds["iscsiadm"], "login_timeout": bounds["iscsi_login"],
+        },
+        ("nfs2", "nfsha-ocfs2-cluster-online", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
+        ("nfs1", "nfsha-ocfs2-format-partitioned", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
+        ("nfs1", "nfsha-ocfs2-format-data-formatted", "ocfs2"): {
+            "call_timeout": bounds["ocfs2"], "mkfs_timeout": bounds["mkfs"],
+        },
+        ("nfs2", "nfsha-ocfs2-mounts-partitions-visible", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
+    }
+    for (minion_id, state_id, module), args in expected.items():
+        given = highstates[minion_id][state_id][module]
+        for key, value in args.items():
+            assert {key: value} in given, (state_id, key)
+
+
 @pytest.fixture(scope="module")
 def orchestration_plan(salt_run_cli):
     return salt_run_cli.run("state.orchestrate", "nfsha", "test=True")

@@ -15,6 +15,8 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
+import time
 
 import pytest
 import salt.config
@@ -48,12 +50,18 @@ STATE_FUNCTIONS = ("discover", "node_settings", "check_settings", "node_changes"
 
 
 class MountNamespace:
-    """A sleeping process in its own mount namespace with ``etc`` over /etc/iscsi."""
+    """
+    A sleeping process in its own mount namespace with ``etc`` over
+    /etc/iscsi, and with ``net`` in its own network namespace too: iscsiadm
+    finds iscsid at an abstract unix socket name, which is per network
+    namespace.
+    """
 
-    def __init__(self, etc):
+    def __init__(self, etc, net=False):
         self.etc = etc
+        self.namespaces = ["--mount", "--net"] if net else ["--mount"]
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            ["unshare", *self.namespaces, "--propagation", "private", "sh", "-c",
              'mount --bind "$0" /etc/iscsi && echo ready && exec sleep infinity', str(etc)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -62,7 +70,9 @@ class MountNamespace:
             raise RuntimeError(f"private mount namespace failed: {self.proc.communicate()[1]}")
 
     def prefix(self):
-        return ["nsenter", f"--target={self.proc.pid}", "--mount", "--"]
+        # nsenter forks only to enter a PID namespace: here it becomes the
+        # program, which a timeout then kills.
+        return ["nsenter", f"--target={self.proc.pid}", *self.namespaces, "--"]
 
     def run_all(self, argv, **kwargs):
         """Salt's real cmd.run_all, with the command run inside the namespace."""
@@ -78,7 +88,13 @@ class MountNamespace:
 
 
 @pytest.fixture
-def namespace(tmp_path):
+def net():
+    """Whether the namespace has a network namespace of its own."""
+    return False
+
+
+@pytest.fixture
+def namespace(tmp_path, net):
     if os.geteuid() != 0:
         pytest.skip("needs root (mount namespaces, /etc/iscsi bind mount)")
     for program, package in (("iscsiadm", "open-iscsi"), ("unshare", "util-linux"),
@@ -93,7 +109,7 @@ def namespace(tmp_path):
         # The package's defaults, as discovery would apply them to new records.
         shutil.copy("/etc/iscsi/iscsid.conf", etc)
     (etc / "initiatorname.iscsi").write_text("InitiatorName=iqn.2024-01.test.nfsha:initiator\n")
-    namespace = MountNamespace(etc)
+    namespace = MountNamespace(etc, net)
     try:
         yield namespace
     finally:
@@ -224,3 +240,71 @@ def test_state_discovers_missing_record(state, namespace):
     assert ret["result"] is False and ret["changes"] == {}
     assert "Could not perform SendTargets discovery" in ret["comment"]
     assert not (namespace.etc / "nodes").exists()
+
+
+# iscsid as iscsiadm finds it (open-iscsi usr/mgmt_ipc.h, iscsi_util.c
+# setup_abstract_addr), answering nothing: every connection is accepted,
+# read from never, and closed after HOLD seconds, so that an iscsiadm
+# without a bound fails here after HOLD s instead of hanging the test.
+SILENT_ISCSID = """
+import socket, sys, threading
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(b"\\0ISCSIADM_ABSTRACT_NAMESPACE")
+server.listen(8)
+print("ready", flush=True)
+while True:
+    connection, _ = server.accept()
+    threading.Timer(float(sys.argv[1]), connection.close).start()
+"""
+HOLD = 30
+
+
+@pytest.fixture
+def silent_iscsid(namespace):
+    proc = subprocess.Popen(
+        ["nsenter", f"--target={namespace.proc.pid}", "--net", "--", sys.executable, "-c",
+         SILENT_ISCSID, str(HOLD)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def iscsiadm_processes():
+    """The iscsiadm processes that work on this test's target."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"iscsiadm") and TARGET.encode() in argv:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("net", [True])
+def test_a_login_iscsid_never_answers_fails_the_state_within_its_bound(state, execmod, record,
+                                                                      silent_iscsid):
+    execmod.node_update(TARGET, PORTAL, CONFIGURED)
+    bound = 3
+    started = time.monotonic()
+    ret = state.node_logged_in(TARGET, PORTAL, chap=CHAP, mutual_chap=MUTUAL, timeout=0,
+                               login_timeout=bound)
+    took = time.monotonic() - started
+    assert ret["result"] is False
+    assert ret["comment"] == (
+        f"Target {TARGET} at {PORTAL}: iscsiadm -m node --login did not answer within {bound} s "
+        "(hung iscsid?)"
+    )
+    assert ret["changes"] == {}
+    # Well short of the HOLD s after which the silent iscsid lets go.
+    assert bound <= took < bound + 10, took
+    assert not any(secret in repr(ret) for secret in SECRETS)
+    # The login was killed, not left waiting for iscsid.
+    assert iscsiadm_processes() == []

@@ -240,6 +240,20 @@ def test_formatted_makes_ocfs2_on_an_empty_partition_once(minion, partitions):
     assert again["result"] is True and again["changes"] == {}
 
 
+def test_formatted_fails_naming_mkfs_when_it_outlasts_its_bound(minion, partitions):
+    # mkfs.ocfs2 took 0.07-0.13 s on a device of this size (10 MiB
+    # written): a bound of 0.01 s kills it, through Salt's real cmd.run_all.
+    _, data = partitions
+    ret = minion.state("formatted", data, "nfsdata", cluster_name="ocfs", mkfs_timeout=0.01)
+    assert ret == {
+        "name": data,
+        "changes": {},
+        "result": False,
+        "comment": f"mkfs.ocfs2 {data} did not answer within 0.01 s"
+        " (hung disk, or a LUN too big for this bound?)",
+    }
+
+
 def test_formatted_refuses_ocfs2_with_another_label(minion, partitions):
     meta, _ = partitions
     assert minion.state("formatted", meta, "nfsmeta", cluster_name="ocfs")["result"] is True

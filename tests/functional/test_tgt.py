@@ -15,8 +15,10 @@ import os
 import pathlib
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
+import threading
 import time
 
 import pytest
@@ -44,6 +46,7 @@ class Lab:
     initiator_veth: str
     env: dict
     work: pathlib.Path
+    tgtd_pid: int
 
 
 def run(*argv, env=None, check=True):
@@ -98,7 +101,8 @@ def lab(tmp_path_factory):
                   env=env, check=False).returncode:
             assert proc.poll() is None and time.monotonic() < deadline, (work / "tgtd.log").read_text()
             time.sleep(0.05)
-        yield Lab(target_ns, initiator_ns, initiator_veth, env, work)
+        # ip netns exec runs tgtd in its own process.
+        yield Lab(target_ns, initiator_ns, initiator_veth, env, work, proc.pid)
 
 
 @pytest.fixture(scope="module")
@@ -344,3 +348,33 @@ def test_update_brings_a_target_back_from_its_config(lab, loaders, target):
     report = loaders.modules.tgt.update(target.iqn, config=target.config)
     assert report == {"added": [], "removed": [], "changed": {}, "in_use": []}
     assert present(loaders, target).changes == {}
+
+
+def test_a_stopped_tgtd_fails_the_state_within_its_call_timeout(lab, loaders, target):
+    with open(f"/proc/{lab.tgtd_pid}/comm") as comm:
+        assert comm.read().strip() == "tgtd"
+    bound = 3
+    os.kill(lab.tgtd_pid, signal.SIGSTOP)
+    # An unbounded tgtadm would wait for as long as tgtd sleeps: wake it
+    # after a while, so that such a run fails here instead of hanging.
+    waker = threading.Timer(30, os.kill, (lab.tgtd_pid, signal.SIGCONT))
+    waker.start()
+    try:
+        started = time.monotonic()
+        ret = present(loaders, target, call_timeout=bound)
+        took = time.monotonic() - started
+    finally:
+        waker.cancel()
+        os.kill(lab.tgtd_pid, signal.SIGCONT)
+    assert ret.result is False
+    assert ret.comment == (
+        f"tgtd cannot be queried (tgtadm --mode target --op show did not answer within {bound} s "
+        f"(hung tgtd?)); cannot manage target {target.iqn}"
+    )
+    # Well short of the 30 s an unbounded call would wait here.
+    assert bound <= took < bound + 10, took
+    assert ret.changes == {}
+    assert_no_secret(ret)
+    # The killed tgtadm left nothing behind: tgtd, awake, serves the state.
+    again = present(loaders, target)
+    assert again.result is True, again.comment

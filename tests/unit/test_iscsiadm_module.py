@@ -5,7 +5,7 @@ found, 15: session exists), errors carrying iscsiadm's stderr, and secrets
 kept out of logs, results and errors.
 """
 import pytest
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 LUN1 = "iqn.2018-08.es.raulpedroche:lun1"
@@ -441,3 +441,59 @@ def test_device_ipv6_unbracketed(iscsiadm, monkeypatch, tmp_path):
 def test_device_bad_lun(iscsiadm, lun):
     with pytest.raises(SaltInvocationError, match="lun must be a LUN number"):
         iscsiadm.device(LUN1, PORTAL, lun)
+
+
+# --- bounded calls -------------------------------------------------------------
+
+
+def test_records_and_sessions_are_bounded_at_30_s_discovery_and_logins_at_150_s(iscsiadm, run):
+    run.answer(["iscsiadm", "-m", "node"], "iscsiadm-m-node-none.txt")
+    run.answer(["iscsiadm", "-m", "session"], "iscsiadm-m-session.txt")
+    run.answer(DISCOVER, "iscsiadm-m-node.txt")
+    run.answer(NODE + ["--login"], stdout="Login to [...] successful.")
+    run.answer(NODE + ["--logout"], stdout="Logout of [...] successful.")
+    iscsiadm.nodes()
+    iscsiadm.sessions()
+    iscsiadm.discover(PORTAL)
+    iscsiadm.login(LUN1, PORTAL)
+    iscsiadm.logout(LUN1, PORTAL)
+    assert [kwargs["timeout"] for _, kwargs in run.calls] == [30, 30, 150, 150, 150]
+    run.calls.clear()
+    iscsiadm.login(LUN1, PORTAL, call_timeout=7)
+    iscsiadm.sessions(call_timeout=2.5)
+    assert [kwargs["timeout"] for _, kwargs in run.calls] == [7, 2.5]
+
+
+def test_a_login_iscsid_never_answers_raises_naming_the_call_and_its_bound(iscsiadm, run):
+    run.answers[tuple(NODE + ["--login"])] = timed_out(NODE + ["--login"], 150)
+    with pytest.raises(CommandExecutionError) as error:
+        iscsiadm.login(LUN1, PORTAL)
+    assert str(error.value) == "iscsiadm -m node --login did not answer within 150 s (hung iscsid?)"
+
+
+def test_a_hung_discovery_is_named(iscsiadm, run):
+    run.answers[tuple(DISCOVER)] = timed_out(DISCOVER, 5)
+    with pytest.raises(CommandExecutionError) as error:
+        iscsiadm.discover(PORTAL, call_timeout=5)
+    assert str(error.value) == (
+        "iscsiadm -m discovery -t sendtargets -o new did not answer within 5 s (hung iscsid?)"
+    )
+
+
+def test_a_timed_out_update_never_shows_the_secret(iscsiadm, run):
+    update = NODE + ["-o", "update", "-n", "node.session.auth.password", "-v", "secret0"]
+    run.answers[tuple(update)] = timed_out(update, 30)
+    # Salt's answer on a timeout repeats the whole command line.
+    assert "secret0" in run.answers[tuple(update)]["stdout"]
+    with pytest.raises(CommandExecutionError) as error:
+        iscsiadm.node_update(LUN1, PORTAL, {"node.session.auth.password": "secret0"})
+    assert str(error.value) == "iscsiadm -m node -o update did not answer within 30 s (hung iscsid?)"
+
+
+@pytest.mark.parametrize("call_timeout", [0, -5, "30", False])
+def test_a_call_timeout_that_is_no_bound_is_refused_before_any_call(iscsiadm, run, call_timeout):
+    # 0 would be no limit at all to cmd.run_all, also for a login.
+    for function, args in ((iscsiadm.login, (LUN1, PORTAL)), (iscsiadm.sessions, ())):
+        with pytest.raises(SaltInvocationError, match=r"^call_timeout: .* is not a number of seconds above 0$"):
+            function(*args, call_timeout=call_timeout)
+    assert run.calls == []

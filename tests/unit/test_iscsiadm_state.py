@@ -6,7 +6,7 @@ in open-iscsi 2.1.8's recorded formats (a node record as recorded after
 answers with exit code 21; the login failure without iscsid).
 """
 import pytest
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 from tests.unit.test_iscsiadm_module import CONFIGURED
 
 LUN1 = "iqn.2018-08.es.raulpedroche:lun1"
@@ -37,6 +37,9 @@ class FakeIscsiadm:
         self.offered = [LUN1, LUN2]
         self.login_failure = None
         self.broken = None
+        # Operations ("discovery", "--login", "--logout") iscsid never
+        # answers: cmd.run_all kills iscsiadm at its timeout.
+        self.hung = set()
         self.calls = []
 
     def add_record(self, target, **settings):
@@ -50,6 +53,8 @@ class FakeIscsiadm:
         self.calls.append((argv, kwargs))
         if self.broken:
             return self._answer(*self.broken)
+        if self.hung & set(argv):
+            return timed_out(argv, kwargs["timeout"])
         args = argv[1:]
         if args == ["-m", "session"]:
             if not self.sessions:
@@ -326,6 +331,8 @@ def test_device_that_never_appears_fails(state, fake):
         ({"chap": None}, "mutual_chap needs chap"),
         ({"lun": -1}, "lun must be a LUN number"),
         ({"timeout": "soon"}, "timeout must be a number of seconds"),
+        ({"call_timeout": 0}, "call_timeout must be a number of seconds above 0, got 0"),
+        ({"login_timeout": "2m"}, "login_timeout must be a number of seconds above 0, got '2m'"),
         ({"chap": {"username": "u", "password": "secret0\nnode.startup = manual"}},
          "node.session.auth.password contains a control character"),
         ({"mutual_chap": {"username": "u", "password": "s3cr3to" * 40}},
@@ -397,3 +404,64 @@ def test_logged_out_without_open_iscsi(state):
 
 def test_state_loads_without_iscsiadm(state):
     assert state.__virtual__() == "iscsiadm"
+
+
+# --- bounded calls -------------------------------------------------------------
+
+
+def test_each_call_gets_its_bound(state, fake):
+    assert logged_in(state, call_timeout=4, login_timeout=9)["result"] is True
+    bounds = {tuple(argv[1:3] + argv[-1:]): kwargs["timeout"] for argv, kwargs in fake.calls}
+    assert bounds[("-m", "discovery", "new")] == 9
+    assert bounds[("-m", "node", "--login")] == 9
+    assert {bound for (_, mode, last), bound in bounds.items()
+            if mode == "session" or last not in ("new", "--login")} == {4}
+    fake.calls.clear()
+    assert state.node_logged_out(LUN1, "10.252.50.20", call_timeout=4, login_timeout=9)["result"] is True
+    assert [(argv[-1], kwargs["timeout"]) for argv, kwargs in fake.calls] == [("session", 4), ("--logout", 9)]
+
+
+def test_defaults_are_the_execution_module_s(state, fake):
+    logged_in(state)
+    assert {kwargs["timeout"] for argv, kwargs in fake.calls} == {30, 150}
+
+
+def test_a_login_iscsid_never_answers_fails_naming_it_and_what_was_done(state, fake):
+    fake.hung = {"--login"}
+    ret = logged_in(state, login_timeout=9)
+    assert ret["result"] is False
+    assert ret["comment"] == (
+        f"Target {LUN1} at 10.252.50.20: iscsiadm -m node --login did not answer within 9 s "
+        "(hung iscsid?) (done before: discovered; updated " + ", ".join(sorted(CONFIGURED)) + ")"
+    )
+    assert ret["changes"] == {"discovered": True, "settings": FIRST_RUN_SETTINGS}
+    assert_no_secret(ret)
+
+
+def test_a_discovery_iscsid_never_answers_fails_the_state(state, fake):
+    fake.hung = {"discovery"}
+    ret = logged_in(state, login_timeout=9)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == (
+        f"Target {LUN1} at 10.252.50.20: iscsiadm -m discovery -t sendtargets -o new "
+        "did not answer within 9 s (hung iscsid?)"
+    )
+
+
+def test_a_logout_iscsid_never_answers_fails(state, fake):
+    logged_in(state)
+    fake.hung = {"--logout"}
+    ret = state.node_logged_out(LUN1, "10.252.50.20", login_timeout=9)
+    assert ret == {
+        "name": LUN1, "changes": {}, "result": False,
+        "comment": f"Target {LUN1} at 10.252.50.20: iscsiadm -m node --logout did not answer "
+        "within 9 s (hung iscsid?)",
+    }
+    assert fake.sessions == [(LUN1, PORTAL)]
+
+
+def test_logged_out_refuses_a_bound_that_is_none(state, fake):
+    ret = state.node_logged_out(LUN1, "10.252.50.20", call_timeout=-1)
+    assert ret["result"] is False
+    assert ret["comment"] == "Invalid arguments: call_timeout must be a number of seconds above 0, got -1"
+    assert fake.calls == []

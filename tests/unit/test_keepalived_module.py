@@ -10,7 +10,7 @@ import stat
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 
 SECRET = "s3cr3t0"
 
@@ -533,3 +533,30 @@ def test_set_track_file_refuses_what_it_cannot_do(keepalived, track_conf):
         keepalived.set_track_file("nfsha_preference", "high", path=str(track_conf))
     with pytest.raises(CommandExecutionError, match="has no vrrp_track_file missing"):
         keepalived.set_track_file("missing", 1, path=str(track_conf))
+
+
+# --- bounded calls -------------------------------------------------------------
+
+
+def test_every_program_is_bounded(keepalived, run, daemon, tmp_path):
+    run.reply("ip", stdout=recorded("keepalived/ip-addr-vip.json"))
+    run.reply("keepalived", "-t", **configtest("ka-configtest-valid.txt"))
+    keepalived.holds_vip("10.252.61.10")
+    keepalived.check_config(str(tmp_path / "keepalived.conf"))
+    keepalived.reload(pidfile=str(daemon.pidfile))
+    assert [cmd[:2] for cmd in run.calls] == [["ip", "-j"], ["keepalived", "-t"], ["keepalived", "--signum=RELOAD"]]
+    assert [options["timeout"] for options in run.options] == [30, 30, 30]
+
+
+@pytest.mark.parametrize("prefix, call, message", [
+    (("ip",), lambda ka, path: ka.holds_vip("10.252.61.10"), "ip addr show did not answer within 30 s"),
+    (("keepalived", "-t"), lambda ka, path: ka.check_config(path),
+     "keepalived -t did not answer within 30 s"),
+    (("keepalived", "--signum=RELOAD"), lambda ka, path: ka._signum("RELOAD"),
+     "keepalived --signum=RELOAD did not answer within 30 s"),
+])
+def test_a_program_that_does_not_answer_is_named_with_its_bound(keepalived, run, tmp_path, prefix, call, message):
+    run.reply(*prefix, answer=lambda cmd: timed_out(cmd, 30))
+    with pytest.raises(CommandExecutionError) as error:
+        call(keepalived, str(tmp_path / "keepalived.conf"))
+    assert str(error.value) == message

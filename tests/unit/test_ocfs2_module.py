@@ -7,7 +7,7 @@ from unittest.mock import MagicMock, patch
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 
 ocfs2 = load_salt_module("_modules", "ocfs2")
 
@@ -591,7 +591,7 @@ def not_loaded(run):
 def test_cluster_status_without_the_kernel_stack(run):
     not_loaded(run)
     assert ocfs2.cluster_status("ocfs") == {"cluster": "ocfs", "online": False, "loaded": False}
-    assert run.calls[0][1] == {"ignore_retcode": True}  # offline is no error to log
+    assert run.calls[0][1] == {"ignore_retcode": True, "timeout": 60}  # offline is no error to log
 
 
 def test_cluster_status_from_the_lab_transcript():
@@ -681,7 +681,7 @@ def test_partition_table_of_a_gpt_disk(run):
 def test_partition_table_is_none_without_a_table(run):
     disk(run, "/dev/loop1", wipefs="wipefs-ext4.json")
     assert ocfs2.partition_table("/dev/loop1") is None
-    assert run.calls[0][1] == {"ignore_retcode": True}  # no error logged for an answer
+    assert run.calls[0][1] == {"ignore_retcode": True, "timeout": 60}  # no error logged for an answer
 
 
 def test_partition_table_carries_other_errors(run):
@@ -882,3 +882,78 @@ def test_reread_partitions_without_a_table_skips_partx(run):
     with patch("salt.utils.path.which", lambda tool: None):
         assert ocfs2.reread_partitions("/dev/loop1") == []
     assert not run.ran("partx")
+
+
+# bounded calls
+
+
+def test_probes_are_bounded_at_60_s_and_mkfs_at_600_s(run):
+    disk(run, "/dev/loop0p2")
+    run.on(*MKFS_NFSDATA)
+    with patch.object(ocfs2, "info", MagicMock(return_value={})):
+        ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
+    assert [(argv[0], kwargs["timeout"]) for argv, kwargs in run.calls] == [
+        ("wipefs", 60), ("mkfs.ocfs2", 600),
+    ]
+    run.calls.clear()
+    with patch.object(ocfs2, "info", MagicMock(return_value={})):
+        ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs", call_timeout=5, mkfs_timeout=3600)
+    assert [(argv[0], kwargs["timeout"]) for argv, kwargs in run.calls] == [
+        ("wipefs", 5), ("mkfs.ocfs2", 3600),
+    ]
+
+
+def test_udev_settle_is_bounded_beyond_its_own_wait(run):
+    disk(run, "/dev/loop0", sfdisk="sfdisk-gpt.json")
+    run.on("blockdev", "--flushbufs", "/dev/loop0")
+    run.on("partx", "--update", "/dev/loop0")
+    run.on("udevadm", "settle", "--timeout=30")
+    run.on(*LSBLK, "/dev/loop0", stdout=recorded("ocfs2/lsblk-gpt.json"))
+    with patch("salt.utils.path.which", lambda tool: f"/usr/bin/{tool}"):
+        ocfs2.reread_partitions("/dev/loop0", timeout=30, call_timeout=5)
+    assert [(argv[0], kwargs["timeout"]) for argv, kwargs in run.calls] == [
+        ("blockdev", 5), ("sfdisk", 5), ("partx", 5), ("udevadm", 35), ("lsblk", 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv, call, message",
+    [
+        ((*WIPEFS, "/dev/loop1"), lambda: ocfs2.signatures("/dev/loop1"),
+         "wipefs /dev/loop1 did not answer within 60 s (hung disk?)"),
+        (("sfdisk", "--json", "/dev/loop1"), lambda: ocfs2.partition_table("/dev/loop1"),
+         "sfdisk /dev/loop1 did not answer within 60 s (hung disk?)"),
+        (("mounted.ocfs2", "-f", "/dev/loop1"), lambda: ocfs2.mounted_nodes("/dev/loop1"),
+         "mounted.ocfs2 /dev/loop1 did not answer within 60 s (hung disk?)"),
+        (REGISTER, lambda: ocfs2.online("ocfs"),
+         "o2cb register-cluster did not answer within 60 s (hung o2cb?)"),
+    ],
+)
+def test_a_program_that_does_not_answer_is_named_with_its_bound(run, argv, call, message):
+    run.on(*STATUS, stdout="Cluster 'ocfs' is online\n")
+    run.answers[tuple(argv)] = timed_out(list(argv), 60)
+    with pytest.raises(CommandExecutionError) as error:
+        call()
+    assert str(error.value) == message
+
+
+def test_a_mkfs_that_does_not_finish_is_named_with_its_bound(run):
+    disk(run, "/dev/loop0p2")
+    run.answers[MKFS_NFSDATA] = timed_out(list(MKFS_NFSDATA), 600)
+    with pytest.raises(CommandExecutionError) as error:
+        ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
+    assert str(error.value) == (
+        "mkfs.ocfs2 /dev/loop0p2 did not answer within 600 s (hung disk, or a LUN too big for this bound?)"
+    )
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"call_timeout": 0}, "call_timeout: 0"),
+    ({"mkfs_timeout": -1}, "mkfs_timeout: -1"),
+    ({"mkfs_timeout": "1h"}, "mkfs_timeout: '1h'"),
+])
+def test_a_bound_that_is_none_is_refused_before_anything_runs(run, kwargs, argument):
+    disk(run, "/dev/loop0p2")
+    with pytest.raises(SaltInvocationError, match=f"^{argument} is not a number of seconds above 0$"):
+        ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs", **kwargs)
+    assert run.calls == []

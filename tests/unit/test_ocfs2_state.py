@@ -139,7 +139,7 @@ def test_cluster_writes_the_files_and_brings_it_online(salt):
     assert ret["result"] is True
     assert ret["changes"] == {CONF: conf, DEFAULTS: boot, "online": {"old": False, "new": True}}
     assert ret["comment"] == f"o2cb cluster ocfs changed: {CONF}, {DEFAULTS}, online"
-    salt["ocfs2.online"].assert_called_once_with("ocfs", CONF)
+    salt["ocfs2.online"].assert_called_once_with("ocfs", CONF, call_timeout=None)
 
 
 def test_cluster_test_reports_and_changes_nothing(salt, opts):
@@ -159,8 +159,8 @@ def test_cluster_registers_changed_nodes_of_an_online_cluster(salt):
     salt["ocfs2.write_cluster_conf"].return_value = moved
     ret = ocfs2.cluster("ocfs", NODES[:1], config="/srv/cluster.conf")
     assert ret["changes"] == {"/srv/cluster.conf": moved}
-    salt["ocfs2.cluster_status"].assert_called_once_with("ocfs", "/srv/cluster.conf")
-    salt["ocfs2.online"].assert_called_once_with("ocfs", "/srv/cluster.conf")
+    salt["ocfs2.cluster_status"].assert_called_once_with("ocfs", "/srv/cluster.conf", call_timeout=None)
+    salt["ocfs2.online"].assert_called_once_with("ocfs", "/srv/cluster.conf", call_timeout=None)
 
 
 def test_cluster_brings_an_offline_cluster_online_without_file_changes(salt):
@@ -212,7 +212,9 @@ def test_partitioned_refuses_a_different_table(salt):
 
 def test_partitioned_writes_on_an_empty_disk(salt):
     ret = ocfs2.partitioned("/dev/sdb", PARTS, label="dos", timeout=30)
-    salt["ocfs2.partition"].assert_called_once_with("/dev/sdb", PARTS, "dos", test=False, timeout=30)
+    salt["ocfs2.partition"].assert_called_once_with(
+        "/dev/sdb", PARTS, "dos", test=False, timeout=30, call_timeout=None
+    )
     assert ret["result"] is True
     assert ret["changes"] == {"partition_table": {"old": None, "new": TABLE}}
     assert ret["comment"] == "dos partition table written on /dev/sdb"
@@ -253,7 +255,7 @@ def test_partitions_visible_already(salt):
 
 def test_partitions_visible_rereads_the_table(salt):
     ret = ocfs2.partitions_visible("/dev/sdb", 2, timeout=30)
-    salt["ocfs2.reread_partitions"].assert_called_once_with("/dev/sdb", 30)
+    salt["ocfs2.reread_partitions"].assert_called_once_with("/dev/sdb", 30, call_timeout=None)
     assert ret["result"] is True
     assert ret["changes"] == {"partitions": {"old": [], "new": ["/dev/sdb1", "/dev/sdb2"]}}
 
@@ -329,7 +331,8 @@ def test_formatted_refuses_ocfs2_made_for_something_else(salt, opts, label, clus
 def test_formatted_formats_an_empty_device(salt):
     ret = ocfs2.formatted("/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs")
     salt["ocfs2.mkfs"].assert_called_once_with(
-        "/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs", cluster_stack="o2cb", test=False
+        "/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs", cluster_stack="o2cb", test=False,
+        call_timeout=None, mkfs_timeout=None,
     )
     assert ret["result"] is True
     assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
@@ -412,4 +415,41 @@ def test_new_timeouts_of_a_running_cluster_wait_for_its_restart(salt):
         f"o2cb cluster ocfs changed: {DEFAULTS}; new timeouts (O2CB_HEARTBEAT_THRESHOLD) apply when the cluster"
         " next starts on every server (the servers must agree on them: stop it on all, then start it)"
     )
+    salt["ocfs2.online"].assert_not_called()
+
+
+# --- bounded calls -------------------------------------------------------------
+
+
+def test_every_state_hands_its_bounds_to_each_call(salt, opts):
+    ocfs2.cluster("ocfs", NODES, call_timeout=7)
+    salt["ocfs2.cluster_status"].assert_called_once_with("ocfs", CONF, call_timeout=7)
+    ocfs2.partitioned("/dev/sdb", PARTS, call_timeout=7)
+    salt["ocfs2.partition_differences"].assert_called_once_with("/dev/sdb", PARTS, "gpt", call_timeout=7)
+    assert salt["ocfs2.partition"].call_args.kwargs["call_timeout"] == 7
+    ocfs2.partitions_visible("/dev/sdb", 2, call_timeout=7)
+    salt["ocfs2.visible_partitions"].assert_called_once_with("/dev/sdb", call_timeout=7)
+    salt["ocfs2.reread_partitions"].assert_called_once_with("/dev/sdb", 10, call_timeout=7)
+    ocfs2.formatted("/dev/sdb2", "nfsdata", call_timeout=7, mkfs_timeout=900)
+    salt["ocfs2.info"].assert_called_once_with("/dev/sdb2", call_timeout=7)
+    assert {key: salt["ocfs2.mkfs"].call_args.kwargs[key] for key in ("call_timeout", "mkfs_timeout")} == {
+        "call_timeout": 7, "mkfs_timeout": 900,
+    }
+
+
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_a_program_that_does_not_answer_fails_the_state_with_its_name_and_bound(salt, opts, test_mode):
+    hung = "wipefs /dev/sdb2 did not answer within 60 s (hung disk?)"
+    salt["ocfs2.info"].side_effect = CommandExecutionError(hung)
+    salt["ocfs2.cluster_status"].side_effect = CommandExecutionError(
+        "o2cb cluster-status did not answer within 60 s (hung o2cb?)"
+    )
+    opts["test"] = test_mode
+    assert ocfs2.formatted("/dev/sdb2", "nfsdata") == {
+        "name": "/dev/sdb2", "changes": {}, "result": False, "comment": hung,
+    }
+    ret = ocfs2.cluster("ocfs", NODES)
+    assert ret["result"] is False
+    assert ret["comment"] == "o2cb cluster ocfs: o2cb cluster-status did not answer within 60 s (hung o2cb?)"
+    salt["ocfs2.mkfs"].assert_not_called()
     salt["ocfs2.online"].assert_not_called()

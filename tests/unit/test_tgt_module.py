@@ -9,7 +9,7 @@ from unittest.mock import patch
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 
 tgt = load_salt_module("_modules", "tgt")
 
@@ -30,11 +30,13 @@ class FakeCmd:
         self.failures = []
         self.calls = []
         self.levels = []
+        self.timeouts = []
 
-    def __call__(self, cmd, python_shell=True, output_loglevel="debug"):
+    def __call__(self, cmd, python_shell=True, output_loglevel="debug", timeout=None):
         assert python_shell is False
         self.calls.append(cmd)
         self.levels.append(output_loglevel)
+        self.timeouts.append(timeout)
         for match, result in self.failures:
             if match(cmd):
                 return result
@@ -558,3 +560,57 @@ def test_mask_hides_every_password_argument():
     masked = tgt._mask(verbose)
     assert "x-secret-x" not in masked
     assert masked.count("--password=********") == 2
+
+
+# --- bounded calls -------------------------------------------------------------
+
+
+def test_every_call_is_bounded_by_default_or_by_call_timeout(cmd):
+    cmd.show = recorded("tgt/tgtadm-show.txt")
+    tgt.delete_target(LUN1)
+    tgt.update(LUN1)
+    assert cmd.timeouts == [tgt.CALL_TIMEOUT] * len(cmd.calls) == [10] * 5
+    cmd.timeouts.clear()
+    tgt.set_account("nfs3-user", "n3w-secret-0003", call_timeout=2.5)
+    tgt.bind_initiator(LUN1, "10.252.50.13", call_timeout=2.5)
+    assert set(cmd.timeouts) == {2.5}
+
+
+def test_a_hung_tgtd_raises_naming_the_call_and_its_bound(cmd):
+    cmd.failures = [(lambda c: True, timed_out(tgtadm("--mode", "target", "--op", "show"), 3))]
+    with pytest.raises(CommandExecutionError) as error:
+        tgt.targets(call_timeout=3)
+    assert str(error.value) == "tgtadm --mode target --op show did not answer within 3 s (hung tgtd?)"
+
+
+def test_a_timed_out_call_never_shows_its_secret(cmd):
+    # Salt's answer on a timeout repeats the whole command line.
+    new = tgtadm("--mode", "account", "--op", "new", "--user", "nfs3-user", "--password", "n3w-secret-0003")
+    cmd.failures = [(lambda c: c == new, timed_out(new, 10))]
+    assert "n3w-secret-0003" in cmd.failures[0][1]["stdout"]
+    with pytest.raises(CommandExecutionError) as error:
+        tgt.set_account("nfs3-user", "n3w-secret-0003")
+    assert str(error.value) == "tgtadm --mode account --op new did not answer within 10 s (hung tgtd?)"
+
+
+def test_a_hung_tgt_admin_is_named(cmd):
+    cmd.show = recorded("tgt/tgtadm-show.txt")
+    cmd.failures = [(lambda c: c[0] == "tgt-admin", timed_out(["tgt-admin", "--update", "ALL"], 10))]
+    with pytest.raises(CommandExecutionError, match=r"^tgt-admin --update did not answer within 10 s \(hung tgtd\?\)$"):
+        tgt.update()
+
+
+def test_a_failure_that_is_no_timeout_keeps_its_own_message(cmd):
+    # Exit 1 with the bound's wording, but from a call that was not killed:
+    # the suffix names another bound.
+    cmd.failures = [(lambda c: True, timed_out(tgtadm("--mode", "target", "--op", "show"), 60))]
+    with pytest.raises(CommandExecutionError, match="Timed out after 60 seconds"):
+        tgt.targets(call_timeout=3)
+
+
+@pytest.mark.parametrize("call_timeout", [0, -1, "10", True, [10]])
+def test_a_call_timeout_that_is_no_bound_is_refused_before_any_call(cmd, call_timeout):
+    # 0 would be no limit at all to cmd.run_all.
+    with pytest.raises(SaltInvocationError, match=r"^call_timeout: .* is not a number of seconds above 0$"):
+        tgt.new_target(LUN1, call_timeout=call_timeout)
+    assert cmd.calls == []

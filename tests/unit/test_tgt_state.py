@@ -11,7 +11,7 @@ import stat
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.conftest import load_salt_module, recorded
+from tests.conftest import load_salt_module, recorded, timed_out
 
 tgt = load_salt_module("_states", "tgt")
 tgt_mod = load_salt_module("_modules", "tgt")
@@ -33,13 +33,15 @@ class FakeTgtd:
                       for user in t["accounts"]["incoming"] + [t["accounts"]["outgoing"]] if user}
         self.devices = {DISK1, "/dev/sdb", "/dev/sdc"}
         self.calls = []
+        # The call_timeout of every call, in order.
+        self.timeouts = []
         self.down = False
         self.failing = None
 
     def functions(self):
         return {
             "tgt.targets": self.targets,
-            "tgt.accounts": lambda: sorted(self.known),
+            "tgt.accounts": self.accounts,
             "tgt.render_target": tgt_mod.render_target,
             "tgt.compare_config": tgt_mod.compare_config,
             "tgt.write_config": self.change("write_config", tgt_mod.write_config),
@@ -59,16 +61,23 @@ class FakeTgtd:
 
     def change(self, name, func):
         def call(*args, **kwargs):
+            if "call_timeout" in kwargs:
+                self.timeouts.append(kwargs.pop("call_timeout"))
             self.calls.append((name, *args, *kwargs.values()))
             if self.failing == name:
                 raise CommandExecutionError(f"tgtadm: {name} failed")
             return func(*args, **kwargs)
         return call
 
-    def targets(self):
+    def targets(self, call_timeout):
+        self.timeouts.append(call_timeout)
         if self.down:
             raise CommandExecutionError(recorded("tgt/tgtadm-no-daemon.stderr").strip())
         return copy.deepcopy(self.served)
+
+    def accounts(self, call_timeout):
+        self.timeouts.append(call_timeout)
+        return sorted(self.known)
 
     def _new_target(self, name):
         self.served[name] = {"tid": len(self.served) + 1, "state": "ready", "luns": [],
@@ -384,6 +393,44 @@ def test_present_with_tgtd_down(tgtd, opts, config, test_mode, result, ending):
     assert tgtd.calls == []
 
 
+def test_present_bounds_every_tgtadm_call_with_call_timeout(tgtd, config):
+    assert present(config, call_timeout=4)["result"] is True
+    # targets and accounts, then every change but the config file.
+    assert tgtd.timeouts == [4] * (2 + len(tgtd.calls) - 1)
+
+
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_present_with_a_hung_tgtd_fails_naming_the_call_and_its_bound(tgtd, opts, config, test_mode):
+    # The execution module itself, on what cmd.run_all answers for a tgtadm
+    # it killed after 4 s.
+    def run_all(cmd, timeout, **kwargs):
+        return timed_out(cmd, timeout)
+
+    tgt.__salt__.update({"tgt.targets": tgt_mod.targets, "tgt.accounts": tgt_mod.accounts})
+    tgt_mod.__salt__ = {"cmd.run_all": run_all}
+    try:
+        opts["test"] = test_mode
+        ret = present(config, call_timeout=4)
+    finally:
+        del tgt_mod.__salt__
+    hung = "tgtd cannot be queried (tgtadm --mode target --op show did not answer within 4 s (hung tgtd?))"
+    if test_mode:
+        # As when tgtd does not run yet: the plan says what it would do.
+        assert (ret["result"], ret["comment"]) == (None, f"{hung}; target {IQN} would be set up")
+    else:
+        assert (ret["result"], ret["comment"]) == (False, f"{hung}; cannot manage target {IQN}")
+    assert ret["changes"] == {} and tgtd.calls == []
+
+
+@pytest.mark.parametrize("call_timeout", [0, "10"])
+def test_present_refuses_a_call_timeout_that_is_no_bound(tgtd, config, call_timeout):
+    tgt.__salt__["tgt.targets"] = tgt_mod.targets
+    ret = present(config, call_timeout=call_timeout)
+    assert ret["result"] is False
+    assert ret["comment"] == f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
+    assert tgtd.calls == []
+
+
 # --- target_absent ---------------------------------------------------------------
 
 
@@ -430,6 +477,12 @@ def test_absent_with_tgtd_down(tgtd, opts, config, test_mode, result):
     ret = tgt.target_absent(IQN, config=config)
     assert ret["result"] is result
     assert ret["comment"].startswith("tgtd cannot be queried")
+
+
+def test_absent_bounds_its_calls_with_call_timeout(tgtd, config):
+    tgtd.served.update(tgt_mod._parse_show(recorded("tgt/tgtadm-show.txt")))
+    assert tgt.target_absent(IQN, config=config, call_timeout=4)["result"] is True
+    assert tgtd.calls == [("delete_target", IQN)] and tgtd.timeouts == [4, 4]
 
 
 def test_absent_reports_a_failed_delete(tgtd, config):

@@ -34,5 +34,7 @@ nfsha-iscsi-initiator-logged-in:
     - mutual_chap: {{ nfsha.iscsi.mutual_chap | json }}
     - startup: automatic
     - lun: {{ nfsha.iscsi.lun }}
+    - call_timeout: {{ nfsha.call_timeouts.iscsiadm }}
+    - login_timeout: {{ nfsha.call_timeouts.iscsi_login }}
     - require:
       - service: nfsha-iscsi-initiator-iscsid-running

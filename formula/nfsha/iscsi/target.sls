@@ -33,5 +33,6 @@ nfsha-iscsi-target-present:
       - {{ nfsha.iscsi.chap | json }}
     - outgoing_user: {{ nfsha.iscsi.mutual_chap | json }}
     - config: {{ nfsha.paths.tgt_conf_dir }}/nfsha.conf
+    - call_timeout: {{ nfsha.call_timeouts.tgtadm }}
     - require:
       - service: nfsha-iscsi-target-service-running

@@ -19,6 +19,7 @@ nfsha-ocfs2-cluster-online:
     - config: {{ nfsha.paths.ocfs2_cluster_conf }}
     - defaults: {{ nfsha.paths.o2cb_defaults }}
     - timeouts: {{ nfsha.ocfs2.timeouts | json }}
+    - call_timeout: {{ nfsha.call_timeouts.ocfs2 }}
     - require:
       - pkg: nfsha-ocfs2-cluster-pkg-installed
 

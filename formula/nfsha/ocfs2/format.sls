@@ -17,6 +17,7 @@ nfsha-ocfs2-format-partitioned:
 {%-   for fs in nfsha.ocfs2.partitions %}
       - size: {{ fs.size | json }}
 {%-   endfor %}
+    - call_timeout: {{ nfsha.call_timeouts.ocfs2 }}
     - require:
       - iscsiadm: nfsha-iscsi-initiator-logged-in
 
@@ -28,6 +29,8 @@ nfsha-ocfs2-format-{{ fs.name }}-formatted:
     - label: {{ fs.label }}
     - slots: {{ [nfsha.roles.servers | length, 2] | max }}
     - cluster_name: {{ nfsha.ocfs2.cluster_name }}
+    - call_timeout: {{ nfsha.call_timeouts.ocfs2 }}
+    - mkfs_timeout: {{ nfsha.call_timeouts.mkfs }}
     - require:
       - ocfs2: nfsha-ocfs2-format-partitioned
       - ocfs2: nfsha-ocfs2-cluster-online

@@ -16,6 +16,7 @@ nfsha-ocfs2-mounts-partitions-visible:
   ocfs2.partitions_visible:
     - name: {{ nfsha.iscsi.device }}
     - count: {{ nfsha.ocfs2.partitions | length }}
+    - call_timeout: {{ nfsha.call_timeouts.ocfs2 }}
     - require:
       - iscsiadm: nfsha-iscsi-initiator-logged-in
 {%- if nfsha.me.id == nfsha.ocfs2.format_node %}
