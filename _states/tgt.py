@@ -30,12 +30,20 @@ exist and changes nothing.
 
 The state owns the whole config file: it holds this one target.
 
+A backing store that this node uses is never exported: a block device that
+is mounted (or one of its partitions), swap, under LVM/device-mapper/MD, or
+held open exclusively by another program, a file that is swap or backs a
+loop device, and a path another target of tgtd serves. The state refuses,
+naming the use, before changing anything.
+
 Secrets: none reach the return, the comment or this module's logging. Salt's
 state engine itself logs every item of a list argument at trace level
 (``State.format_slots``), so give ``incoming_users`` secrets as slots to keep
 them out of a trace log, e.g. ``password:
 __slot__:salt:pillar.get(nfsha:iscsi:chap:password, unmask=True)``.
 """
+import os
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "tgt"
@@ -61,7 +69,8 @@ def target_present(
     and CHAP accounts, live in tgtd and in its config file.
 
     backing_stores
-        Device or file paths, LUN 1..n in this order.
+        Device or file paths, LUN 1..n in this order. A path that is not
+        served yet must exist and be unused on this node.
     initiator_addresses, initiator_names
         The ACL: addresses or networks (``ALL`` allows any), initiator names.
         tgt lets in an initiator that matches any entry.
@@ -88,13 +97,14 @@ def target_present(
         ret.update(result=False, comment=str(exc))
         return ret
     try:
-        current = __salt__["tgt.targets"]().get(name)
+        served = __salt__["tgt.targets"]()
         known = __salt__["tgt.accounts"]()
     except CommandExecutionError as exc:
         return _unavailable(
             ret, f"tgtd cannot be queried ({exc})", f"target {name} would be set up"
         )
 
+    current = served.get(name)
     have = _live(current)
     want = {
         "luns": dict(enumerate(backing_stores, 1)),
@@ -115,15 +125,26 @@ def target_present(
         return ret
 
     refusal = _refusal(name, current, have["luns"], want["luns"])
-    missing = [
-        path
-        for lun, path in want["luns"].items()
-        if have["luns"].get(lun) != path and not __salt__["file.access"](path, "f")
-    ]
+    added = [path for lun, path in want["luns"].items() if have["luns"].get(lun) != path]
+    missing = [path for path in added if not __salt__["file.access"](path, "f")]
     if refusal or missing:
         ret.update(
             result=False,
             comment=refusal or f"backing_stores: {', '.join(missing)} missing; nothing changed",
+        )
+        return ret
+    try:
+        in_use = {path: _users(name, path, served) for path in added}
+    except (SaltInvocationError, CommandExecutionError) as exc:
+        ret.update(result=False, comment=f"Target {name}: {exc}; nothing changed")
+        return ret
+    in_use = {path: users for path, users in in_use.items() if users}
+    if in_use:
+        ret.update(
+            result=False,
+            comment="backing_stores: "
+            + "; ".join(f"{path} is in use on this node ({', '.join(users)})" for path, users in in_use.items())
+            + "; nothing changed",
         )
         return ret
     action = "created" if current is None else "updated"
@@ -250,6 +271,18 @@ def _changes(have, want, resets, on_file, config):
             "new": "current",
         }
     return changes
+
+
+def _users(name, path, served):
+    """What uses ``path`` on this node: the system, or another target of tgtd."""
+    real = os.path.realpath(path)
+    return __salt__["tgt.backing_store_users"](path) + [
+        f"LUN {lun['lun']} of target {iqn}"
+        for iqn, target in served.items()
+        if iqn != name
+        for lun in target["luns"]
+        if lun["backing_store_path"] and os.path.realpath(lun["backing_store_path"]) == real
+    ]
 
 
 def _refusal(name, current, have, want):

@@ -32,6 +32,8 @@ class FakeTgtd:
         self.known = {user for t in self.served.values()
                       for user in t["accounts"]["incoming"] + [t["accounts"]["outgoing"]] if user}
         self.devices = {DISK1, "/dev/sdb", "/dev/sdc"}
+        # What the node itself does with a path (tgt.backing_store_users).
+        self.users = {}
         self.calls = []
         self.down = False
         self.failing = None
@@ -52,6 +54,7 @@ class FakeTgtd:
             "tgt.set_account": self.change("set_account", self._set_account),
             "tgt.bind_account": self.change("bind_account", self._bind_account),
             "tgt.unbind_account": self.change("unbind_account", self._unbind_account),
+            "tgt.backing_store_users": self.backing_store_users,
             "file.access": lambda path, mode: path in self.devices,
             "file.file_exists": os.path.isfile,
             "file.remove": self.change("file.remove", os.remove),
@@ -64,6 +67,11 @@ class FakeTgtd:
                 raise CommandExecutionError(f"tgtadm: {name} failed")
             return func(*args, **kwargs)
         return call
+
+    def backing_store_users(self, path):
+        if isinstance(self.users.get(path), Exception):
+            raise self.users[path]
+        return list(self.users.get(path, []))
 
     def targets(self):
         if self.down:
@@ -310,6 +318,51 @@ def test_present_refuses_a_missing_backing_store_before_any_change(tgtd, config)
     ret = present(config, backing_stores=[DISK1, "/dev/sdx"])
     assert ret == {"name": IQN, "changes": {}, "result": False,
                    "comment": "backing_stores: /dev/sdx missing; nothing changed"}
+    assert tgtd.calls == []
+
+
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_present_refuses_a_backing_store_in_use_before_any_change(tgtd, opts, config, test_mode):
+    opts["test"] = test_mode
+    tgtd.users["/dev/sdb"] = ["/dev/sdb1 is mounted at /srv/data", "/dev/sdb2 is swap"]
+    ret = present(config, backing_stores=[DISK1, "/dev/sdb"])
+    assert ret == {
+        "name": IQN,
+        "changes": {},
+        "result": False,
+        "comment": "backing_stores: /dev/sdb is in use on this node (/dev/sdb1 is mounted at"
+        " /srv/data, /dev/sdb2 is swap); nothing changed",
+    }
+    assert tgtd.calls == [] and not os.path.exists(config)
+
+
+def test_present_refuses_a_backing_store_another_target_serves(tgtd, config):
+    tgtd.served.update(tgt_mod._parse_show(recorded("tgt/tgtadm-show-2targets.txt")))
+    other_lun = tgtd.served[OTHER]["luns"][1]["backing_store_path"]
+    tgtd.devices.add(other_lun)
+    ret = present(config, name="iqn.2018-08.es.raulpedroche:lun3", backing_stores=[other_lun])
+    assert ret["result"] is False
+    assert ret["comment"] == (
+        f"backing_stores: {other_lun} is in use on this node (LUN 1 of target {OTHER}); nothing changed"
+    )
+    assert tgtd.calls == []
+
+
+def test_present_checks_only_the_backing_stores_it_adds(tgtd, config):
+    # A LUN already served stays, whatever uses its path (tgtd itself does).
+    converge(tgtd, config, "tgt/tgtadm-show.txt")
+    tgtd.users[DISK1] = [f"{DISK1} is a loop device over it"]
+    tgtd.calls.clear()
+    assert present(config)["changes"] == {}
+    ret = present(config, backing_stores=[DISK1, "/dev/sdb"])
+    assert ret["result"] is True and ret["changes"]["luns"]["new"] == {1: DISK1, 2: "/dev/sdb"}
+
+
+def test_present_fails_when_it_cannot_tell_what_uses_a_backing_store(tgtd, config):
+    tgtd.users["/dev/sdb"] = CommandExecutionError("tgt: cannot open /dev/sdb: Permission denied")
+    ret = present(config, backing_stores=["/dev/sdb"])
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == f"Target {IQN}: tgt: cannot open /dev/sdb: Permission denied; nothing changed"
     assert tgtd.calls == []
 
 
