@@ -231,18 +231,21 @@ def formatted(name, label, slots=2, cluster_name=None, cluster_stack="o2cb"):
             cluster_stack=cluster_stack,
             test=__opts__["test"],
         )
-        if not __opts__["test"]:
-            __salt__["ocfs2.record_uuid"](label, made["uuid"])
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
     ret["changes"] = {field: {"old": None, "new": value} for field, value in made.items()}
     if __opts__["test"]:
         ret.update(result=None, comment=f"{name} would be formatted as OCFS2 {label!r}")
-    else:
-        ret["comment"] = (
-            f"{name} formatted as OCFS2 {label!r}, UUID {made['uuid']} recorded (grain {_GRAIN})"
-        )
+        return ret
+    ret["comment"] = f"{name} formatted as OCFS2 {label!r}, UUID {made['uuid']}"
+    try:
+        __salt__["ocfs2.record_uuid"](label, made["uuid"])
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        # Formatted all the same: the next run records it as found.
+        ret.update(result=False, comment=f"{ret['comment']}, not recorded: {exc}")
+        return ret
+    ret["comment"] += f" recorded (grain {_GRAIN})"
     return ret
 
 

@@ -143,7 +143,7 @@ def target_present(
         ret.update(
             result=False,
             comment="backing_stores: "
-            + "; ".join(f"{path} is in use on this node ({', '.join(users)})" for path, users in in_use.items())
+            + "; ".join(f"{path} is in use on this node ({', '.join(use)})" for path, use in in_use.items())
             + "; nothing changed",
         )
         return ret

@@ -406,10 +406,11 @@ def test_a_swap_device_is_refused(loaders, target, device):
 
 
 def test_a_device_another_program_holds_exclusively_is_refused(loaders, target, device):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import os, sys; os.open({device!r}, os.O_RDONLY | os.O_EXCL); print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    hold = (
+        f"import os, sys; os.open({device!r}, os.O_RDONLY | os.O_EXCL);"
+        " print('held', flush=True); sys.stdin.read()"
     )
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
         comm = pathlib.Path(f"/proc/{holder.pid}/comm").read_text().strip()

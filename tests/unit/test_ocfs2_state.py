@@ -306,7 +306,10 @@ def test_partitions_visible_names_a_bad_count(salt, count):
 # formatted and identified: the file system by its UUID
 
 OTHER_UUID = "1eda0f14-bc42-4b27-954c-9df64a557746"
-FORMATTED = "/dev/sdb2 formatted as OCFS2 'nfsdata', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b recorded (grain ocfs2_uuids)"
+FORMATTED = (
+    "/dev/sdb2 formatted as OCFS2 'nfsdata', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b recorded"
+    " (grain ocfs2_uuids)"
+)
 RESOLVE = (
     "If the LUN was replaced on purpose, forget the old UUIDs on every node that mounts it"
     " (salt <node> grains.delkey ocfs2_uuids force=True) and run again"
@@ -332,7 +335,8 @@ def test_the_recorded_file_system_changes_nothing(salt, records, state, cluster_
         "name": "/dev/sdb2",
         "changes": {},
         "result": True,
-        "comment": "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b as recorded",
+        "comment": "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs',"
+        " UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b as recorded",
     }
     salt["ocfs2.mkfs"].assert_not_called()
     salt["ocfs2.record_uuid"].assert_not_called()
@@ -434,6 +438,19 @@ def test_formatted_formats_an_empty_device_and_records_its_uuid(salt, records):
     assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
     assert ret["comment"] == FORMATTED
     assert records == {"nfsdata": INFO["uuid"]}
+
+
+def test_formatted_reports_the_format_when_the_record_fails(salt, records):
+    salt["ocfs2.record_uuid"].side_effect = CommandExecutionError(
+        "cannot record the UUID in grain ocfs2_uuids: Unable to read existing grains file: bad"
+    )
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", cluster_name="ocfs")
+    assert ret["result"] is False
+    assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
+    assert ret["comment"] == (
+        "/dev/sdb2 formatted as OCFS2 'nfsdata', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b, not recorded:"
+        " cannot record the UUID in grain ocfs2_uuids: Unable to read existing grains file: bad"
+    )
 
 
 def test_formatted_test_asks_for_a_dry_run(salt, opts, records):

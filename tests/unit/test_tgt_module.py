@@ -660,7 +660,8 @@ def files(tmp_path, monkeypatch, cmd):
     swap_file.write_text("")
     back_file.write_text("")
     swaps = tmp_path / "swaps"
-    swaps.write_text(recorded("tgt/proc-swaps-file.txt").replace("/srv/lab/swap\\040file", str(swap_file).replace(" ", "\\040")))
+    escaped = str(swap_file).replace(" ", "\\040")
+    swaps.write_text(recorded("tgt/proc-swaps-file.txt").replace("/srv/lab/swap\\040file", escaped))
     monkeypatch.setattr(tgt, "_SWAPS", str(swaps))
     cmd.answers[LOSETUP] = recorded("tgt/losetup-list.json").replace("/srv/lab", str(tmp_path))
     return swap_file, back_file, tmp_path
