@@ -300,6 +300,41 @@ def unbind_account(name, username, outgoing=False):
     return True
 
 
+def backing_store_users(path):
+    """
+    Return what uses the backing store ``path`` on this node, as a list of
+    phrases, empty when nothing does. A block device is in use when it or one
+    of its partitions is mounted or is swap, when a device is stacked on it
+    (LVM, device-mapper, MD RAID: lsblk lists them below it), or when an
+    exclusive open of it fails (EBUSY: another program, or a mount in another
+    mount namespace, holds it). A file is in use when it is swap or backs a
+    loop device. tgtd would export it all the same, and initiators would then
+    write what this node writes too.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt iscsi tgt.backing_store_users /dev/sdb
+    """
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise SaltInvocationError(f"path: {path!r} is not an absolute path")
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(real).st_mode
+    except OSError as exc:
+        raise CommandExecutionError(f"tgt: cannot look at {path}: {exc.strerror}") from exc
+    if stat.S_ISBLK(mode):
+        users = _lsblk_users(_run(["lsblk", "--json", "--list", "--output", "PATH,TYPE,MOUNTPOINTS", real]))
+        if not users and _busy(real):
+            users.append(_exclusive_user(real))
+        return users
+    with open(_SWAPS, encoding="utf-8") as handle:
+        users = [f"{real} is swap" for swap in _parse_swaps(handle.read()) if swap == real]
+    loops = _run(["losetup", "--json", "--list", "--output", "NAME,BACK-FILE"])
+    return users + [f"{loop} is a loop device over {real}" for loop in _loops_over(loops, real)]
+
+
 def render_target(
     name,
     backing_stores,
@@ -458,41 +493,6 @@ def update(name=None, config="/etc/tgt/targets.conf", force=False):
         "changed": changed,
         "in_use": re.findall(r"^# Target with tid \d+ \((\S+)\) is in use", out, re.MULTILINE),
     }
-
-
-def backing_store_users(path):
-    """
-    Return what uses the backing store ``path`` on this node, as a list of
-    phrases, empty when nothing does. A block device is in use when it or one
-    of its partitions is mounted or is swap, when a device is stacked on it
-    (LVM, device-mapper, MD RAID: lsblk lists them below it), or when an
-    exclusive open of it fails (EBUSY: another program, or a mount in another
-    mount namespace, holds it). A file is in use when it is swap or backs a
-    loop device. tgtd would export it all the same, and initiators would then
-    write what this node writes too.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt iscsi tgt.backing_store_users /dev/sdb
-    """
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise SaltInvocationError(f"path: {path!r} is not an absolute path")
-    real = os.path.realpath(path)
-    try:
-        mode = os.stat(real).st_mode
-    except OSError as exc:
-        raise CommandExecutionError(f"tgt: cannot look at {path}: {exc.strerror}") from exc
-    if stat.S_ISBLK(mode):
-        users = _lsblk_users(_run(["lsblk", "--json", "--list", "--output", "PATH,TYPE,MOUNTPOINTS", real]))
-        if not users and _busy(real):
-            users.append(_exclusive_user(real))
-        return users
-    with open(_SWAPS, encoding="utf-8") as handle:
-        users = [f"{real} is swap" for swap in _parse_swaps(handle.read()) if swap == real]
-    loops = _run(["losetup", "--json", "--list", "--output", "NAME,BACK-FILE"])
-    return users + [f"{loop} is a loop device over {real}" for loop in _loops_over(loops, real)]
 
 
 def _tgtadm(*args, hide=False):
