@@ -4,7 +4,11 @@ tables they live on.
 
 Nothing here overwrites data by accident: ``mkfs`` and ``partition`` refuse a
 device that holds any file system, partition table or other signature unless
-``force=True``.
+``force=True``, read from the disk itself right before they write.
+
+A file system is known by its UUID: ``record_uuid`` keeps the UUID of each
+label in the grain ``ocfs2_uuids`` of the node (its grains file outlives minion
+restarts), and ``mount_device`` names the file system by that UUID in fstab.
 
 Every function that runs a program takes ``call_timeout``: the seconds each
 program may take (default 60; they read or write a few MiB of the disk).
@@ -54,6 +58,8 @@ _DEFAULTS_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _LABELS = ("gpt", "dos")
 # sfdisk aligns partitions to 1 MiB: sizes may differ from the request by less.
 _GRAIN = 1024 * 1024
+# The UUIDs this node formatted or first found, by label.
+_UUID_GRAIN = "ocfs2_uuids"
 _USAGE_NAMES = {
     "filesystem": "file system",
     "partition-table": "partition table",
@@ -129,13 +135,15 @@ def mkfs(
     Make an OCFS2 file system on ``device`` and return its ``info``.
 
     Refuses (CommandExecutionError naming what is there) when the device holds
-    any file system, partition table or other signature, unless ``force=True``.
-    ``cluster_name`` and ``cluster_stack`` are written to the file system
-    (mkfs.ocfs2 then needs no running cluster); without ``cluster_name``
-    mkfs.ocfs2 asks the running cluster. ``test=True`` checks the arguments and
-    the device and returns what would be made, writing nothing.
-    ``mkfs_timeout`` bounds mkfs.ocfs2 (default 600 s), ``call_timeout`` the
-    calls that read the device.
+    any file system, partition table or other signature, unless ``force=True``:
+    the device is read again from the disk (this node's cache of it dropped)
+    right before mkfs.ocfs2 runs, and mkfs.ocfs2 itself refuses an OCFS2 volume
+    that appeared since. ``cluster_name`` and ``cluster_stack`` are written to
+    the file system (mkfs.ocfs2 then needs no running cluster); without
+    ``cluster_name`` mkfs.ocfs2 asks the running cluster. ``test=True`` checks
+    the arguments and the device and returns what would be made, writing
+    nothing. ``mkfs_timeout`` bounds mkfs.ocfs2 (default 600 s),
+    ``call_timeout`` the calls that read the device and drop its cache.
 
     CLI Example:
 
@@ -146,7 +154,7 @@ def mkfs(
     argv = _mkfs_argv(device, label, slots, cluster_name, cluster_stack, force)
     mkfs_timeout = _call_timeout(mkfs_timeout, MKFS_TIMEOUT, "mkfs_timeout")
     if not force:
-        _refuse_unless_empty(device, "format", call_timeout)
+        _refuse_unless_empty(device, "format", test, call_timeout)
     if test:
         return {
             "label": label,
@@ -154,8 +162,69 @@ def mkfs(
             "cluster_name": cluster_name,
             "cluster_stack": cluster_stack if cluster_name else None,
         }
-    _run(*argv, call_timeout=mkfs_timeout)
+    # Without -x, mkfs.ocfs2 asks before overwriting an OCFS2 volume that
+    # appeared since: an empty stdin answers no ("Proceed (y/N): Aborting
+    # operation.", exit 1, measured with 1.8.7).
+    _run(*argv, call_timeout=mkfs_timeout, stdin="")
     return info(device, call_timeout)
+
+
+def recorded_uuid(label):
+    """
+    Return the UUID this node recorded for the OCFS2 file system labelled
+    ``label`` (grain ``ocfs2_uuids``), or None when it recorded none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 ocfs2.recorded_uuid nfsdata
+    """
+    return _recorded().get(label)
+
+
+def record_uuid(label, fs_uuid):
+    """
+    Record ``fs_uuid`` as the UUID of the OCFS2 file system labelled ``label``
+    on this node, in the grain ``ocfs2_uuids`` (the minion's grains file, so
+    the record outlives minion restarts). Return every recorded UUID by label.
+    ``salt <node> grains.delkey ocfs2_uuids force=True`` forgets them all.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 ocfs2.record_uuid nfsdata c9f17bc9-b863-4e56-b323-0b9ea7ab686b
+    """
+    if not isinstance(label, str) or not label:
+        raise SaltInvocationError(f"label: {label!r} must be a non-empty string")
+    try:
+        fs_uuid = str(uuid.UUID(str(fs_uuid)))
+    except ValueError as exc:
+        raise SaltInvocationError(f"fs_uuid: {fs_uuid!r} is not a UUID") from exc
+    uuids = {**_recorded(), label: fs_uuid}
+    written = __salt__["grains.setval"](_UUID_GRAIN, uuids, refresh_pillar=False)
+    if not isinstance(written, dict):
+        # grains.setval returns its complaint when it cannot read the file.
+        raise CommandExecutionError(f"cannot record the UUID in grain {_UUID_GRAIN}: {written}")
+    return uuids
+
+
+def mount_device(device, label):
+    """
+    Return how fstab names the OCFS2 file system labelled ``label``:
+    ``UUID=<uuid>`` once this node recorded its UUID, else ``device``. As the
+    device of a mount state (a slot), it keeps a device that holds another
+    file system from being mounted, at boot too.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 ocfs2.mount_device /dev/disk/by-path/ip-10.252.50.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1-part2 nfsdata
+    """
+    fs_uuid = recorded_uuid(label)
+    return f"UUID={fs_uuid}" if fs_uuid else device
 
 
 def mounted_nodes(device, call_timeout=None):
@@ -425,7 +494,7 @@ def partition(
     sizes = _partition_sizes(partitions, label)
     _check_device(device)
     if not force:
-        _refuse_unless_empty(device, "partition", call_timeout)
+        _refuse_unless_empty(device, "partition", test, call_timeout)
     disk_bytes = _disk_bytes(device, call_timeout)
     needed = _needed_bytes(label, sizes)
     if needed > disk_bytes:
@@ -497,8 +566,8 @@ def reread_partitions(device, timeout=10, call_timeout=None):
     return visible
 
 
-def _run(*argv, call_timeout=None):
-    ret = _run_all(list(argv), call_timeout)
+def _run(*argv, call_timeout=None, stdin=None):
+    ret = _run_all(list(argv), call_timeout, stdin=stdin)
     if ret["retcode"]:
         raise CommandExecutionError(ret["stderr"] or ret["stdout"])
     return ret["stdout"]
@@ -564,7 +633,13 @@ def _check_cluster_name(name, argument, stack="o2cb"):
         raise SaltInvocationError(f"{argument}: {name!r} {problem}")
 
 
-def _refuse_unless_empty(device, action, call_timeout):
+def _refuse_unless_empty(device, action, test, call_timeout):
+    if not test:
+        # Read the disk, not this node's cache of it: another node may have
+        # written it since (measured: while another program held a loop device
+        # open, wipefs missed an ext4 made through a second loop device of the
+        # same file until blockdev --flushbufs).
+        _run("blockdev", "--flushbufs", device, call_timeout=call_timeout)
     found = signatures(device, call_timeout)
     if found:
         raise CommandExecutionError(
@@ -768,13 +843,25 @@ def _mkfs_argv(device, label, slots, cluster_name, cluster_stack, force):
         raise SaltInvocationError(f"slots: {slots!r} is not an integer 1-255")
     if cluster_stack not in _STACKS:
         raise SaltInvocationError(f"cluster_stack: {cluster_stack!r} is not one of {_STACKS}")
-    argv = ["mkfs.ocfs2", "-x", "-N", str(slots), "-L", label]
+    # -q: on failure stderr holds the reason, not the version banner.
+    argv = ["mkfs.ocfs2", "-q", "-N", str(slots), "-L", label]
     if cluster_name is not None:
         _check_cluster_name(cluster_name, "cluster_name", cluster_stack)
         argv += [f"--cluster-stack={cluster_stack}", f"--cluster-name={cluster_name}"]
     if force:
-        argv.append("-F")
+        # -x: no question before overwriting; force means overwrite.
+        argv += ["-F", "-x"]
     return [*argv, device]
+
+
+def _recorded():
+    uuids = __grains__.get(_UUID_GRAIN) or {}
+    if not isinstance(uuids, dict):
+        raise CommandExecutionError(
+            f"grain {_UUID_GRAIN} is not a mapping of label: UUID; fix it or delete it "
+            f"(grains.delkey {_UUID_GRAIN} force=True)"
+        )
+    return uuids
 
 
 def _partition_sizes(partitions, label):

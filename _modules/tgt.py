@@ -13,12 +13,16 @@ host's process list for the few milliseconds a call lasts.
 Every function that runs tgtadm or tgt-admin takes ``call_timeout``: the
 seconds each of those calls may take (default 10). A call that takes longer
 is killed and raises CommandExecutionError naming it: tgtd answers within
-milliseconds, so a slower answer means a hung tgtd.
+milliseconds, so a slower answer means a hung tgtd. ``backing_store_users``
+bounds its lsblk and losetup calls the same way.
 """
+import errno
 import ipaddress
+import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 
 import salt.utils.path
@@ -30,6 +34,8 @@ _MASK = "********"
 
 _SECRET_ARG = re.compile(r"(--password[= ])\S+")
 CALL_TIMEOUT = 10
+_SWAPS = "/proc/swaps"
+_PROC = "/proc"
 
 
 def __virtual__():
@@ -309,6 +315,43 @@ def unbind_account(name, username, outgoing=False, call_timeout=None):
     return True
 
 
+def backing_store_users(path, call_timeout=None):
+    """
+    Return what uses the backing store ``path`` on this node, as a list of
+    phrases, empty when nothing does. A block device is in use when it or one
+    of its partitions is mounted or is swap, when a device is stacked on it
+    (LVM, device-mapper, MD RAID: lsblk lists them below it), or when an
+    exclusive open of it fails (EBUSY: another program, or a mount in another
+    mount namespace, holds it). A file is in use when it is swap or backs a
+    loop device. tgtd would export it all the same, and initiators would then
+    write what this node writes too. ``call_timeout`` bounds the lsblk and
+    losetup calls (default 10 s).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt iscsi tgt.backing_store_users /dev/sdb
+    """
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise SaltInvocationError(f"path: {path!r} is not an absolute path")
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(real).st_mode
+    except OSError as exc:
+        raise CommandExecutionError(f"tgt: cannot look at {path}: {exc.strerror}") from exc
+    if stat.S_ISBLK(mode):
+        lsblk = ["lsblk", "--json", "--list", "--output", "PATH,TYPE,MOUNTPOINTS", real]
+        users = _lsblk_users(_run(lsblk, "lsblk", call_timeout))
+        if not users and _busy(real):
+            users.append(_exclusive_user(real))
+        return users
+    with open(_SWAPS, encoding="utf-8") as handle:
+        users = [f"{real} is swap" for swap in _parse_swaps(handle.read()) if swap == real]
+    loops = _run(["losetup", "--json", "--list", "--output", "NAME,BACK-FILE"], "losetup --list", call_timeout)
+    return users + [f"{loop} is a loop device over {real}" for loop in _loops_over(loops, real)]
+
+
 def render_target(
     name,
     backing_stores,
@@ -482,7 +525,8 @@ def _run(cmd, what, call_timeout, hide=False):
         cmd, python_shell=False, output_loglevel="quiet" if hide else "debug", timeout=timeout
     )
     if _timed_out(ret, timeout):
-        raise CommandExecutionError(f"{what} did not answer within {timeout} s (hung tgtd?)")
+        hint = "hung tgtd?" if cmd[0] in ("tgtadm", "tgt-admin") else "hung device?"
+        raise CommandExecutionError(f"{what} did not answer within {timeout} s ({hint})")
     if ret["retcode"]:
         # tgtadm explains on stderr; tgt-admin ends its stdout with the
         # failed command or its own complaint.
@@ -619,6 +663,72 @@ def _parse_lun_line(luns, key, value):
         luns[-1]["backing_store_type"] = value
     elif key == "Backing store path":
         luns[-1]["backing_store_path"] = None if value == "None" else value
+
+
+def _lsblk_users(text):
+    """
+    What ``lsblk --json --list`` shows using a device: mounts and swap of
+    it and of every device below it, and those below that are not its
+    partitions (devices stacked on it).
+    """
+    rows = json.loads(text)["blockdevices"]
+    users = []
+    for index, row in enumerate(rows):
+        if index and row["type"] != "part":
+            users.append(f"{row['path']} ({row['type']}) is stacked on it")
+        for point in row.get("mountpoints") or []:
+            if point == "[SWAP]":
+                users.append(f"{row['path']} is swap")
+            elif point:
+                users.append(f"{row['path']} is mounted at {point}")
+    return users
+
+
+def _busy(device):
+    """Whether an exclusive open of ``device`` fails: the kernel says it is claimed."""
+    try:
+        handle = os.open(device, os.O_RDONLY | os.O_EXCL)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            return True
+        raise CommandExecutionError(f"tgt: cannot open {device}: {exc.strerror}") from exc
+    os.close(handle)
+    return False
+
+
+def _exclusive_user(device):
+    """Name the processes that have ``device`` open, for a device claimed by none of lsblk's."""
+    openers = []
+    for pid in filter(str.isdigit, os.listdir(_PROC)):
+        try:
+            fds = os.listdir(f"{_PROC}/{pid}/fd")
+            if any(os.path.realpath(f"{_PROC}/{pid}/fd/{fd}") == device for fd in fds):
+                with open(f"{_PROC}/{pid}/comm", encoding="utf-8") as handle:
+                    openers.append(f"{pid} ({handle.read().strip()})")
+        except OSError:
+            # Gone meanwhile, or not ours to look at.
+            continue
+    if openers:
+        return f"{device} is held open exclusively (processes with it open: {', '.join(openers)})"
+    return f"{device} is held exclusively by something outside this node's mounts (an exclusive open fails)"
+
+
+def _parse_swaps(text):
+    """The swap files and devices in ``/proc/swaps`` (octal escapes undone)."""
+    return [
+        re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[0])
+        for line in text.splitlines()[1:]
+        if line.strip()
+    ]
+
+
+def _loops_over(text, path):
+    """The loop devices of ``losetup --json --list`` whose backing file is ``path``."""
+    return [
+        loop["name"]
+        for loop in json.loads(text)["loopdevices"]
+        if loop["back-file"] in (path, f"{path} (deleted)")
+    ]
 
 
 def _parse_accounts(text):

@@ -10,6 +10,12 @@ Each takes ``call_timeout``: the seconds each program it runs (o2cb, wipefs,
 sfdisk, partx, lsblk, debugfs.ocfs2...) may take, 60 by default; a program
 that takes longer is killed and the state fails, naming it.
 
+A file system is known by its UUID once formatted: the node that formats
+records it (grain ``ocfs2_uuids``), another node records the UUID it first
+finds under the wanted label and cluster name, and from then on a device with
+another UUID is refused, whatever its names. Mount it by ``UUID=`` (the
+``ocfs2.mount_device`` slot below), so that boots refuse it too.
+
 .. code-block:: yaml
 
     nfsha-ocfs2-cluster:
@@ -29,12 +35,32 @@ that takes longer is killed and the state fails, naming it.
         - name: /dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1-part1
         - label: nfsstate
         - cluster_name: ocfs
+
+    # On the other node, before it mounts:
+    nfsha-ocfs2-state-fs-identified:
+      ocfs2.identified:
+        - name: /dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1-part1
+        - label: nfsstate
+        - cluster_name: ocfs
+
+    nfsha-ocfs2-state-fs-mounted:
+      mount.mounted:
+        - name: /var/lib/nfs
+        - device: __slot__:salt:ocfs2.mount_device("/dev/disk/by-path/...-part1", nfsstate)
+        - fstype: ocfs2
+        - match_on: name
 """
 import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "ocfs2"
+
+_GRAIN = "ocfs2_uuids"
+_RESOLVE = (
+    f"If the LUN was replaced on purpose, forget the old UUIDs on every node that mounts it"
+    f" (salt <node> grains.delkey {_GRAIN} force=True) and run again"
+)
 
 
 def __virtual__():
@@ -199,11 +225,14 @@ def formatted(
 ):
     """
     The device ``name`` holds an OCFS2 file system labelled ``label`` (and
-    made for ``cluster_name``, when given). An empty device is formatted with
-    ``slots`` node slots for ``cluster_stack``; a device holding anything else
-    (another file system, OCFS2 with another label or cluster, a partition
-    table) is refused and left untouched. ``mkfs_timeout`` bounds mkfs.ocfs2
-    (default 600 s; a big LUN on a slow link may need more).
+    made for ``cluster_name``, when given) whose UUID this node recorded. An
+    empty device is formatted with ``slots`` node slots for ``cluster_stack``
+    and its new UUID recorded; a file system with these names that this node
+    has no record of gets its UUID recorded. Refused and left untouched: a
+    device holding anything else (another file system, OCFS2 with another
+    label, cluster or UUID than recorded, a partition table), and an empty
+    device where this node recorded a file system. ``mkfs_timeout`` bounds
+    mkfs.ocfs2 (default 600 s; a big LUN on a slow link may need more).
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     would = f"{name} would be formatted as OCFS2 {label!r}"
@@ -211,35 +240,123 @@ def formatted(
         return ret
     try:
         current = __salt__["ocfs2.info"](name, call_timeout=call_timeout)
-        if current is None:
-            made = __salt__["ocfs2.mkfs"](
-                name,
-                label,
-                slots=slots,
-                cluster_name=cluster_name,
-                cluster_stack=cluster_stack,
-                test=__opts__["test"],
-                call_timeout=call_timeout,
-                mkfs_timeout=mkfs_timeout,
-            )
+        if current is not None:
+            return _identified(ret, current, label, cluster_name, "format")
+        recorded = __salt__["ocfs2.recorded_uuid"](label)
+        if recorded:
+            return _vanished(ret, label, recorded)
+        made = __salt__["ocfs2.mkfs"](
+            name,
+            label,
+            slots=slots,
+            cluster_name=cluster_name,
+            cluster_stack=cluster_stack,
+            test=__opts__["test"],
+            call_timeout=call_timeout,
+            mkfs_timeout=mkfs_timeout,
+        )
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
-        return ret
-    if current is not None:
-        if current["label"] == label and cluster_name in (None, current["cluster_name"]):
-            ret["comment"] = f"{name} holds OCFS2 {label!r}"
-        else:
-            ret.update(
-                result=False,
-                comment=f"{name} holds OCFS2 {_ocfs2_name(current['label'], current['cluster_name'])},"
-                f" not {_ocfs2_name(label, cluster_name)}; refusing to format it",
-            )
         return ret
     ret["changes"] = {field: {"old": None, "new": value} for field, value in made.items()}
     if __opts__["test"]:
         ret.update(result=None, comment=f"{name} would be formatted as OCFS2 {label!r}")
+        return ret
+    ret["comment"] = f"{name} formatted as OCFS2 {label!r}, UUID {made['uuid']}"
+    try:
+        __salt__["ocfs2.record_uuid"](label, made["uuid"])
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        # Formatted all the same: the next run records it as found.
+        ret.update(result=False, comment=f"{ret['comment']}, not recorded: {exc}")
+        return ret
+    ret["comment"] += f" recorded (grain {_GRAIN})"
+    return ret
+
+
+def identified(name, label, cluster_name=None, call_timeout=None):
+    """
+    The device ``name`` holds the OCFS2 file system labelled ``label`` (and
+    made for ``cluster_name``, when given) whose UUID this node recorded: for
+    a node that mounts a file system another node formatted. The first time,
+    the UUID it finds is recorded; from then on a device with another UUID,
+    other names, or no OCFS2 at all is refused. Nothing is ever written to
+    the device.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    would = f"the OCFS2 file system {label!r} on {name} would be identified"
+    if _unavailable(ret, would) or _missing(ret, name, would):
+        return ret
+    try:
+        current = __salt__["ocfs2.info"](name, call_timeout=call_timeout)
+        if current is not None:
+            return _identified(ret, current, label, cluster_name, "use")
+        recorded = __salt__["ocfs2.recorded_uuid"](label)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if recorded:
+        return _vanished(ret, label, recorded)
+    if __opts__["test"]:
+        # The format node formats it earlier in the same run.
+        ret.update(result=None, comment=f"{name} holds no OCFS2 file system yet; {would} once it does")
     else:
-        ret["comment"] = f"{name} formatted as OCFS2 {label!r}"
+        ret.update(
+            result=False,
+            comment=f"{name} holds no OCFS2 file system: the node that formats the shared disk "
+            f"has not made {label!r} yet",
+        )
+    return ret
+
+
+def _identified(ret, current, label, cluster_name, action):
+    """Fill ``ret`` for a device that holds OCFS2 ``current``: ours or refused."""
+    name = ret["name"]
+    if current["label"] != label or cluster_name not in (None, current["cluster_name"]):
+        ret.update(
+            result=False,
+            comment=f"{name} holds OCFS2 {_ocfs2_name(current['label'], current['cluster_name'])},"
+            f" not {_ocfs2_name(label, cluster_name)}; refusing to {action} it",
+        )
+        return ret
+    found = _ocfs2_name(label, current["cluster_name"])
+    recorded = __salt__["ocfs2.recorded_uuid"](label)
+    if recorded == current["uuid"]:
+        ret["comment"] = f"{name} holds OCFS2 {found}, UUID {recorded} as recorded"
+        return ret
+    if recorded:
+        ret.update(
+            result=False,
+            comment=f"{name} holds OCFS2 {found} with UUID {current['uuid']}, but this node recorded"
+            f" UUID {recorded} for {label!r} (grain {_GRAIN}): it is not the file system this"
+            f" cluster formatted (another cluster's LUN, or a replaced one). Nothing changed."
+            f" {_RESOLVE}",
+        )
+        return ret
+    ret["changes"] = {"uuid": {"old": None, "new": current["uuid"]}}
+    if __opts__["test"]:
+        ret.update(
+            result=None,
+            comment=f"{name} holds OCFS2 {found}, UUID {current['uuid']}, which this node has no"
+            f" record of: its UUID would be recorded (grain {_GRAIN}). If this cluster never"
+            f" formatted it, it is another cluster's: do not apply",
+        )
+        return ret
+    __salt__["ocfs2.record_uuid"](label, current["uuid"])
+    ret["comment"] = (
+        f"{name} holds OCFS2 {found}, UUID {current['uuid']}, now recorded (grain {_GRAIN}):"
+        " a device with another UUID will be refused"
+    )
+    return ret
+
+
+def _vanished(ret, label, recorded):
+    """Fill ``ret`` for a device without OCFS2 where this node recorded one."""
+    ret.update(
+        result=False,
+        comment=f"{ret['name']} holds no OCFS2 file system, but this node recorded {label!r} with"
+        f" UUID {recorded} (grain {_GRAIN}): the LUN was replaced or wiped. Nothing changed."
+        f" {_RESOLVE}",
+    )
     return ret
 
 

@@ -30,12 +30,20 @@ exist and changes nothing.
 
 The state owns the whole config file: it holds this one target.
 
+A backing store that this node uses is never exported: a block device that
+is mounted (or one of its partitions), swap, under LVM/device-mapper/MD, or
+held open exclusively by another program, a file that is swap or backs a
+loop device, and a path another target of tgtd serves. The state refuses,
+naming the use, before changing anything.
+
 Secrets: none reach the return, the comment or this module's logging. Salt's
 state engine itself logs every item of a list argument at trace level
 (``State.format_slots``), so give ``incoming_users`` secrets as slots to keep
 them out of a trace log, e.g. ``password:
 __slot__:salt:pillar.get(nfsha:iscsi:chap:password, unmask=True)``.
 """
+import os
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "tgt"
@@ -62,7 +70,8 @@ def target_present(
     and CHAP accounts, live in tgtd and in its config file.
 
     backing_stores
-        Device or file paths, LUN 1..n in this order.
+        Device or file paths, LUN 1..n in this order. A path that is not
+        served yet must exist and be unused on this node.
     initiator_addresses, initiator_names
         The ACL: addresses or networks (``ALL`` allows any), initiator names.
         tgt lets in an initiator that matches any entry.
@@ -73,8 +82,9 @@ def target_present(
     config
         The config file, default ``/etc/tgt/conf.d/<name, ':' as '_'>.conf``.
     call_timeout
-        Seconds each tgtadm call may take (default 10): the state fails,
-        naming the call, when tgtd does not answer within.
+        Seconds each tgtadm call, and each lsblk or losetup call that checks
+        a new backing store, may take (default 10): the state fails, naming
+        the call, when it does not answer within.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     config = config or _default_config(name)
@@ -92,7 +102,7 @@ def target_present(
         ret.update(result=False, comment=str(exc))
         return ret
     try:
-        current = __salt__["tgt.targets"](call_timeout).get(name)
+        served = __salt__["tgt.targets"](call_timeout)
         known = __salt__["tgt.accounts"](call_timeout)
     except SaltInvocationError as exc:
         ret.update(result=False, comment=str(exc))
@@ -102,6 +112,7 @@ def target_present(
             ret, f"tgtd cannot be queried ({exc})", f"target {name} would be set up"
         )
 
+    current = served.get(name)
     have = _live(current)
     want = {
         "luns": dict(enumerate(backing_stores, 1)),
@@ -122,15 +133,26 @@ def target_present(
         return ret
 
     refusal = _refusal(name, current, have["luns"], want["luns"])
-    missing = [
-        path
-        for lun, path in want["luns"].items()
-        if have["luns"].get(lun) != path and not __salt__["file.access"](path, "f")
-    ]
+    added = [path for lun, path in want["luns"].items() if have["luns"].get(lun) != path]
+    missing = [path for path in added if not __salt__["file.access"](path, "f")]
     if refusal or missing:
         ret.update(
             result=False,
             comment=refusal or f"backing_stores: {', '.join(missing)} missing; nothing changed",
+        )
+        return ret
+    try:
+        in_use = {path: _users(name, path, served, call_timeout) for path in added}
+    except (SaltInvocationError, CommandExecutionError) as exc:
+        ret.update(result=False, comment=f"Target {name}: {exc}; nothing changed")
+        return ret
+    in_use = {path: users for path, users in in_use.items() if users}
+    if in_use:
+        ret.update(
+            result=False,
+            comment="backing_stores: "
+            + "; ".join(f"{path} is in use on this node ({', '.join(use)})" for path, use in in_use.items())
+            + "; nothing changed",
         )
         return ret
     action = "created" if current is None else "updated"
@@ -262,6 +284,18 @@ def _changes(have, want, resets, on_file, config):
             "new": "current",
         }
     return changes
+
+
+def _users(name, path, served, call_timeout):
+    """What uses ``path`` on this node: the system, or another target of tgtd."""
+    real = os.path.realpath(path)
+    return __salt__["tgt.backing_store_users"](path, call_timeout=call_timeout) + [
+        f"LUN {lun['lun']} of target {iqn}"
+        for iqn, target in served.items()
+        if iqn != name
+        for lun in target["luns"]
+        if lun["backing_store_path"] and os.path.realpath(lun["backing_store_path"]) == real
+    ]
 
 
 def _refusal(name, current, have, want):

@@ -75,6 +75,21 @@ def test_only_the_format_node_formats(highstates):
     assert not any(i.startswith("nfsha-ocfs2-format") for i in highstates["nfs2"])
 
 
+def test_each_server_mounts_the_file_systems_it_knows_by_uuid(highstates):
+    for server in SERVERS:
+        for fs in ("state", "data"):
+            mount = highstates[server][f"nfsha-ocfs2-mounts-{fs}-mounted"]["mount"]
+            device = next(arg["device"] for arg in mount if isinstance(arg, dict) and "device" in arg)
+            assert device.startswith("__slot__:salt:ocfs2.mount_device("), device
+            assert {"match_on": "name"} in mount
+            requires = next(arg["require"] for arg in mount if isinstance(arg, dict) and "require" in arg)
+            # The format node formats (and records); the other identifies first.
+            identity = "format-{}-formatted" if server == "nfs1" else "mounts-{}-identified"
+            assert {"ocfs2": f"nfsha-ocfs2-{identity.format(fs)}"} in requires
+    assert "nfsha-ocfs2-mounts-data-identified" in highstates["nfs2"]
+    assert "nfsha-ocfs2-mounts-data-identified" not in highstates["nfs1"]
+
+
 def test_secret_files_are_written_0600(highstates):
     config = highstates["iscsi"]["nfsha-iscsi-target-present"]["tgt"]
     assert {"config": "/etc/tgt/conf.d/nfsha.conf"} in config
@@ -95,6 +110,7 @@ def test_every_state_that_runs_a_program_gets_its_bound_from_pillar(highstates):
             "call_timeout": bounds["ocfs2"], "mkfs_timeout": bounds["mkfs"],
         },
         ("nfs2", "nfsha-ocfs2-mounts-partitions-visible", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
+        ("nfs2", "nfsha-ocfs2-mounts-data-identified", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
     }
     for (minion_id, state_id, module), args in expected.items():
         given = highstates[minion_id][state_id][module]

@@ -1,19 +1,26 @@
 """
 The ocfs2 modules through Salt's loader against the real tools (sfdisk, partx,
-wipefs, mkfs.ocfs2, debugfs.ocfs2, mounted.ocfs2, o2cb) on loop devices over
-sparse files. Each test gets its own loop device and detaches it.
+wipefs, mkfs.ocfs2, debugfs.ocfs2, tunefs.ocfs2, mounted.ocfs2, o2cb) on loop
+devices over sparse files. Each test gets its own loop device and detaches it.
+Two minions share this machine: the format node and the other server, each
+with its own grains file (where the file systems' UUIDs are recorded).
 
 This kernel has no ocfs2/configfs: nothing is mounted and the o2cb cluster
 never comes online here (the VM lab covers that).
 """
 import hashlib
+import json
 import os
+import pathlib
 import shutil
 import subprocess
+import sys
+import uuid
 
 import pytest
 import salt.config
 import salt.loader
+import yaml
 
 from tests.conftest import ROOT, recorded
 
@@ -32,6 +39,7 @@ TOOLS = {
     "debugfs": "e2fsprogs",
     "mkfs.ocfs2": "ocfs2-tools",
     "debugfs.ocfs2": "ocfs2-tools",
+    "tunefs.ocfs2": "ocfs2-tools",
     "mounted.ocfs2": "ocfs2-tools",
     "o2cb": "ocfs2-tools",
     # libo2cb runs it by this path: without it mkfs.ocfs2 runs several times.
@@ -52,36 +60,72 @@ def tools():
 
 
 class Minion:
-    """The project's modules loaded by Salt's own loader, as on a minion."""
+    """
+    The project's modules loaded by Salt's own loader, as on a minion whose
+    config (and so grains file) lives in ``root``. A new Minion on the same
+    root is that minion restarted: it reads its grains again.
+    """
 
     def __init__(self, root):
+        (root / "cache").mkdir(exist_ok=True)
         opts = salt.config.minion_config(None)
         opts.update(
             root_dir=str(root),
             cachedir=str(root / "cache"),
+            # grains.setval writes the grains file next to it, not /etc/salt.
+            conf_file=str(root / "minion"),
             extension_modules=str(root / "extmods"),
             file_client="local",
+            local=True,
             module_dirs=[str(ROOT / "_modules")],
             states_dirs=[str(ROOT / "_states")],
             utils_dirs=[str(ROOT / "_utils")],
-            grains={},
         )
-        utils, serializers = salt.loader.utils(opts), salt.loader.serializers(opts)
-        self.run = salt.loader.minion_mods(opts, utils=utils)
+        # Loaders in one process share their modules unless named apart:
+        # without this, one minion's grains.setval wrote the other's file.
+        base = f"salt.loaded.nfsha{uuid.uuid4().hex}"
+        opts["grains"] = salt.loader.grains(opts, loaded_base_name=base)
+        self.grains_file = root / "grains"
+        utils = salt.loader.utils(opts, loaded_base_name=base)
+        serializers = salt.loader.serializers(opts, loaded_base_name=base)
+        self.run = salt.loader.minion_mods(opts, utils=utils, loaded_base_name=base)
         self._states = {
-            test: salt.loader.states(dict(opts, test=test), self.run, utils, serializers)
+            test: salt.loader.states(
+                dict(opts, test=test), self.run, utils, serializers, loaded_base_name=f"{base}{test}"
+            )
             for test in (False, True)
         }
 
     def state(self, function, *args, test=False, **kwargs):
         return self._states[test][f"ocfs2.{function}"](*args, **kwargs)
 
+    def records(self):
+        """The UUIDs recorded in the grains file, as a restarted minion reads them."""
+        if not self.grains_file.exists():
+            return None
+        return (yaml.safe_load(self.grains_file.read_text()) or {}).get("ocfs2_uuids")
+
 
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
+    """The format node."""
     minion = Minion(tmp_path_factory.mktemp("nfsha-ocfs2-salt"))
     assert "ocfs2.info" in minion.run, "the ocfs2 execution module did not load"
     return minion
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    """The other server: it mounts what the format node made."""
+    return Minion(tmp_path_factory.mktemp("nfsha-ocfs2-other"))
+
+
+@pytest.fixture(autouse=True)
+def no_records(minion, other):
+    """Each test starts with nothing recorded: what an operator runs to forget."""
+    for node in (minion, other):
+        node.run["grains.delkey"]("ocfs2_uuids", force=True)
+        assert node.run["ocfs2.recorded_uuid"]("nfsmeta") is None
 
 
 @pytest.fixture
@@ -109,6 +153,21 @@ def digest(device):
 
 def blkid(device):
     return sh("blkid", "-p", "-o", "export", device)
+
+
+def fs_uuid(device):
+    """The UUID as blkid and tunefs.ocfs2 read it back (they must agree)."""
+    found = dict(line.split("=", 1) for line in blkid(device).splitlines())["UUID"]
+    label, tunefs_uuid, slots = sh("tunefs.ocfs2", "-Q", "%V %U %N", device).split()
+    assert str(uuid.UUID(tunefs_uuid)) == found
+    return found
+
+
+def made_by_another_cluster(device, label, cluster_name="ocfs"):
+    """What another cluster with the same (default) names leaves on a LUN."""
+    sh("mkfs.ocfs2", "-q", "-F", "-x", "-N", "2", "-L", label,
+       "--cluster-stack=o2cb", f"--cluster-name={cluster_name}", device)
+    return fs_uuid(device)
 
 
 def write_table(device, script):
@@ -235,9 +294,132 @@ def test_formatted_makes_ocfs2_on_an_empty_partition_once(minion, partitions):
     )
     assert 'LABEL=nfsmeta\n' in blkid(meta) and "TYPE=ocfs2\n" in blkid(meta)
     assert minion.run["ocfs2.mounted_nodes"](meta) == []
+    # Known by the UUID it was made with, from then on: in the grains file,
+    # and as the device fstab names.
+    made_uuid = fs_uuid(meta)
+    assert ret["changes"]["uuid"] == {"old": None, "new": made_uuid}
+    assert minion.records() == {"nfsmeta": made_uuid}
+    assert minion.run["ocfs2.mount_device"](meta, "nfsmeta") == f"UUID={made_uuid}"
 
     again = minion.state("formatted", meta, "nfsmeta", cluster_name="ocfs")
     assert again["result"] is True and again["changes"] == {}
+    assert again["comment"] == f"{meta} holds OCFS2 'nfsmeta' of cluster 'ocfs', UUID {made_uuid} as recorded"
+
+
+def test_the_record_outlives_a_minion_restart(minion, partitions):
+    meta, _ = partitions
+    assert minion.state("formatted", meta, "nfsmeta", cluster_name="ocfs")["result"] is True
+    restarted = Minion(minion.grains_file.parent)
+    assert restarted.run["ocfs2.recorded_uuid"]("nfsmeta") == fs_uuid(meta)
+    again = restarted.state("formatted", meta, "nfsmeta", cluster_name="ocfs")
+    assert (again["result"], again["changes"]) == (True, {})
+
+
+def test_the_same_names_with_another_uuid_are_refused_on_both_servers(minion, other, partitions):
+    meta, _ = partitions
+    assert minion.state("formatted", meta, "nfsmeta", cluster_name="ocfs")["result"] is True
+    ours = fs_uuid(meta)
+    # The other server records what it first finds there: the same UUID.
+    first = other.state("identified", meta, "nfsmeta", cluster_name="ocfs")
+    assert first["result"] is True and first["changes"] == {"uuid": {"old": None, "new": ours}}
+    again = other.state("identified", meta, "nfsmeta", cluster_name="ocfs")
+    assert (again["result"], again["changes"]) == (True, {})
+
+    # The device now holds another cluster's file system with the same names.
+    theirs = made_by_another_cluster(meta, "nfsmeta")
+    assert theirs != ours
+    before = digest(meta)
+    for node, state in ((minion, "formatted"), (other, "identified")):
+        for test in (True, False):
+            ret = node.state(state, meta, "nfsmeta", cluster_name="ocfs", test=test)
+            assert ret["result"] is False and ret["changes"] == {}, ret
+            assert ret["comment"].startswith(
+                f"{meta} holds OCFS2 'nfsmeta' of cluster 'ocfs' with UUID {theirs}, but this node"
+                f" recorded UUID {ours} for 'nfsmeta' (grain ocfs2_uuids)"
+            )
+            assert "grains.delkey ocfs2_uuids force=True" in ret["comment"]
+        assert node.records() == {"nfsmeta": ours}
+        assert node.run["ocfs2.mount_device"](meta, "nfsmeta") == f"UUID={ours}"
+    assert digest(meta) == before
+
+    # The operator replaced the LUN on purpose: forgetting the record on
+    # both servers lets the next run take the new file system.
+    for node, state in ((minion, "formatted"), (other, "identified")):
+        node.run["grains.delkey"]("ocfs2_uuids", force=True)
+        ret = node.state(state, meta, "nfsmeta", cluster_name="ocfs")
+        assert ret["result"] is True and ret["changes"] == {"uuid": {"old": None, "new": theirs}}
+        assert node.records() == {"nfsmeta": theirs}
+    assert digest(meta) == before
+
+
+def test_a_wiped_lun_is_neither_formatted_nor_used(minion, other, partitions):
+    meta, _ = partitions
+    assert minion.state("formatted", meta, "nfsmeta", cluster_name="ocfs")["result"] is True
+    assert other.state("identified", meta, "nfsmeta", cluster_name="ocfs")["result"] is True
+    recorded = fs_uuid(meta)
+    sh("wipefs", "--all", "--quiet", meta)
+    for node, state in ((minion, "formatted"), (other, "identified")):
+        ret = node.state(state, meta, "nfsmeta", cluster_name="ocfs")
+        assert ret["result"] is False and ret["changes"] == {}
+        assert ret["comment"].startswith(
+            f"{meta} holds no OCFS2 file system, but this node recorded 'nfsmeta' with UUID {recorded}"
+        )
+    assert minion.run["ocfs2.signatures"](meta) == []
+
+
+def test_identified_never_formats(other, partitions):
+    meta, _ = partitions
+    ret = other.state("identified", meta, "nfsmeta", cluster_name="ocfs")
+    assert ret["result"] is False and "has not made 'nfsmeta' yet" in ret["comment"]
+    assert other.run["ocfs2.signatures"](meta) == []
+    assert other.records() is None
+
+
+@pytest.fixture
+def shared(tmp_path):
+    """
+    One disk seen by two nodes: two loop devices over the same file, each
+    with its own page cache, as two initiators have. Something (udev, a
+    monitoring agent) holds this node's device open, so its cache stays.
+    """
+    image = tmp_path / "nfsha-ocfs2-shared.img"
+    with open(image, "wb") as handle:
+        handle.truncate(128 * MIB)
+    here = sh("losetup", "--find", "--show", str(image)).strip()
+    try:
+        there = sh("losetup", "--find", "--show", str(image)).strip()
+        try:
+            holder = os.open(here, os.O_RDONLY)
+            try:
+                yield here, there
+            finally:
+                os.close(holder)
+        finally:
+            subprocess.run(["losetup", "--detach", there], check=True)
+    finally:
+        subprocess.run(["losetup", "--detach", here], check=True)
+
+
+@pytest.mark.parametrize(
+    "make, found",
+    [
+        (lambda device: sh("mkfs.ext4", "-q", "-L", "keep", device), "an ext4 file system labelled 'keep'"),
+        (lambda device: made_by_another_cluster(device, "nfsdata"), "an ocfs2 file system labelled 'nfsdata'"),
+    ],
+)
+def test_formatted_reads_the_disk_again_right_before_mkfs(minion, shared, make, found):
+    here, there = shared
+    assert minion.run["ocfs2.signatures"](here) == []
+    make(there)
+    written = digest(there)
+    # This node's cached view still shows the disk empty...
+    assert minion.run["ocfs2.signatures"](here) == []
+    # ...so the state decides to format, and mkfs sees the disk itself.
+    ret = minion.state("formatted", here, "nfsdata", cluster_name="ocfs")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == f"{here} holds {found}; refusing to format it"
+    assert digest(there) == written
+    assert minion.records() in (None, {})
 
 
 def test_formatted_fails_naming_mkfs_when_it_outlasts_its_bound(minion, partitions):
@@ -316,3 +498,93 @@ def test_cluster_test_reports_every_change_and_writes_nothing(minion, tmp_path):
     assert ret["changes"][str(defaults)]["O2CB_ENABLED"]["new"] == "true"
     assert "the o2cb kernel stack is not loaded" in ret["comment"]
     assert not config.exists() and defaults.read_text() == before
+
+
+# The mount by UUID (formula/nfsha/ocfs2/mounts.sls), through Salt's state
+# engine: the slot, mount.mounted and the fstab line. ext4 stands in for
+# OCFS2, which this kernel cannot mount; mount.mounted treats both alike.
+
+SALT_CALL = pathlib.Path(sys.executable).with_name("salt-call")
+MOUNT_SLS = """
+mounted:
+  mount.mounted:
+    - name: {{ pillar.mount_point }}
+    - device: __slot__:salt:ocfs2.mount_device({{ pillar.device | json }}, "nfsstate")
+    - fstype: ext4
+    - opts: [noatime]
+    - mkmnt: True
+    - persist: True
+    - config: {{ pillar.fstab }}
+    - match_on: name
+"""
+
+
+@pytest.fixture
+def salt_call(tmp_path):
+    """``salt-call --local`` with a private config (its grains file too)."""
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "mounted.sls").write_text(MOUNT_SLS)
+    (tmp_path / "minion").write_text(json.dumps({
+        "root_dir": str(tmp_path / "root"),
+        "file_client": "local",
+        "file_roots": {"base": [str(tmp_path / "srv")]},
+        "module_dirs": [str(ROOT / "_modules")],
+        "log_file": str(tmp_path / "root" / "minion.log"),
+    }))
+
+    def call(*args):
+        # Exit 1 when a state fails: the output says which and why.
+        proc = subprocess.run(
+            [str(SALT_CALL), "--local", "-c", str(tmp_path), "--out=json", *args],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert proc.stdout, proc.stderr
+        return json.loads(proc.stdout)["local"]
+
+    return call
+
+
+def test_the_mount_names_the_file_system_by_its_uuid_once_recorded(salt_call, loop, tmp_path):
+    sh("mkfs.ext4", "-q", "-L", "nfsstate", loop)
+    recorded = dict(line.split("=", 1) for line in blkid(loop).splitlines())["UUID"]
+    mount_point, fstab = tmp_path / "mnt", tmp_path / "fstab"
+    fstab.write_text("")
+    pillar = "pillar=" + json.dumps({"device": loop, "mount_point": str(mount_point), "fstab": str(fstab)})
+
+    def apply(*args):
+        (ret,) = salt_call("state.sls", "mounted", pillar, *args).values()
+        return ret
+
+    try:
+        # Nothing recorded yet (a cluster from before the record): by device.
+        assert apply()["changes"] == {"mount": True, "persist": "new"}
+        assert fstab.read_text().split() == [loop, str(mount_point), "ext4", "noatime", "0", "0"]
+
+        salt_call("ocfs2.record_uuid", "nfsstate", recorded)
+        planned = apply("test=True")
+        assert planned["result"] is None and "fstab entry must be updated" in planned["comment"]
+        # The line is replaced, not doubled, and the mounted file system stays.
+        ret = apply()
+        assert ret["result"] is True and ret["changes"] == {"persist": "update"}
+        assert fstab.read_text().split() == [f"UUID={recorded}", str(mount_point), "ext4", "noatime", "0", "0"]
+        again = apply()
+        assert (again["result"], again["changes"]) == (True, {})
+
+        # A device with another UUID is not mounted from that line, as at boot.
+        sh("umount", str(mount_point))
+        sh("mkfs.ext4", "-q", "-F", "-L", "nfsstate", loop)
+        refused = apply()
+        assert refused["result"] is False and f"UUID={recorded}" in refused["comment"]
+        assert not os.path.ismount(mount_point)
+
+        # Recorded again (the operator's choice): mounted by its UUID alone,
+        # right after mkfs, with no udev link to it (libblkid scans).
+        replaced = dict(line.split("=", 1) for line in blkid(loop).splitlines())["UUID"]
+        salt_call("grains.delkey", "ocfs2_uuids", "force=True")
+        salt_call("ocfs2.record_uuid", "nfsstate", replaced)
+        ret = apply()
+        assert ret["result"] is True and ret["changes"] == {"mount": True, "persist": "update"}
+        assert os.path.ismount(mount_point)
+        assert fstab.read_text().split()[0] == f"UUID={replaced}"
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)

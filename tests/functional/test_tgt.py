@@ -18,6 +18,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 
@@ -378,3 +379,87 @@ def test_a_stopped_tgtd_fails_the_state_within_its_call_timeout(lab, loaders, ta
     # The killed tgtadm left nothing behind: tgtd, awake, serves the state.
     again = present(loaders, target)
     assert again.result is True, again.comment
+
+
+# --- a backing store this node uses is never exported ------------------------
+
+
+@pytest.fixture
+def device(lab):
+    """A 32 MiB loop device with partition scanning, over a sparse file; detached afterwards."""
+    image = lab.work / f"{secrets.token_hex(3)}-device.img"
+    with open(image, "wb") as handle:
+        handle.truncate(32 * 1024 * 1024)
+    path = run("losetup", "--find", "--show", "--partscan", str(image)).stdout.strip()
+    try:
+        yield path
+    finally:
+        run("losetup", "--detach", path)
+        image.unlink()
+
+
+def assert_refused_in_use(loaders, target, backing_store, use):
+    for test in (True, False):
+        ret = present(loaders, target, backing_stores=[backing_store], test=test)
+        assert ret.result is False and ret.changes == {}, ret.comment
+        assert ret.comment == f"backing_stores: {backing_store} is in use on this node ({use}); nothing changed"
+    assert target.iqn not in loaders.modules.tgt.targets()
+    assert not os.path.exists(target.config)
+
+
+def test_a_mounted_device_or_partition_is_refused(lab, loaders, target, device, tmp_path):
+    mount_point = tmp_path / "mnt"
+    mount_point.mkdir()
+    run("mkfs.ext4", "-q", device)
+    run("mount", device, str(mount_point))
+    try:
+        assert_refused_in_use(loaders, target, device, f"{device} is mounted at {mount_point}")
+    finally:
+        run("umount", str(mount_point))
+    subprocess.run(["sfdisk", "--quiet", "--wipe", "always", device], input="label: gpt\nsize=8MiB\n\n",
+                   text=True, capture_output=True, check=True)
+    run("partx", "--update", device, check=False)
+    run("mkfs.ext4", "-q", f"{device}p1")
+    run("mount", f"{device}p1", str(mount_point))
+    try:
+        assert_refused_in_use(loaders, target, device, f"{device}p1 is mounted at {mount_point}")
+    finally:
+        run("umount", str(mount_point))
+    # Unused again: exported.
+    ret = present(loaders, target, backing_stores=[device])
+    assert ret.result is True and ret.changes["luns"]["new"] == {1: device}, ret.comment
+
+
+def test_a_swap_device_is_refused(loaders, target, device):
+    run("mkswap", device)
+    run("swapon", device)
+    try:
+        assert_refused_in_use(loaders, target, device, f"{device} is swap")
+    finally:
+        run("swapoff", device)
+
+
+def test_a_device_another_program_holds_exclusively_is_refused(loaders, target, device):
+    hold = (
+        f"import os, sys; os.open({device!r}, os.O_RDONLY | os.O_EXCL);"
+        " print('held', flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        comm = pathlib.Path(f"/proc/{holder.pid}/comm").read_text().strip()
+        assert_refused_in_use(
+            loaders, target, device,
+            f"{device} is held open exclusively (processes with it open: {holder.pid} ({comm}))",
+        )
+    finally:
+        holder.communicate("", timeout=10)
+    assert present(loaders, target, backing_stores=[device]).result is True
+
+
+def test_a_file_behind_a_loop_device_is_refused(loaders, target):
+    loop = run("losetup", "--find", "--show", target.disks[0]).stdout.strip()
+    try:
+        assert_refused_in_use(loaders, target, target.disks[0], f"{loop} is a loop device over {target.disks[0]}")
+    finally:
+        run("losetup", "--detach", loop)

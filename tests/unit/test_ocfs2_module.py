@@ -13,7 +13,7 @@ ocfs2 = load_salt_module("_modules", "ocfs2")
 
 WIPEFS = ("wipefs", "--no-act", "--json", "--output", "UUID,LABEL,TYPE,OFFSET,USAGE")
 MKFS_NFSDATA = (
-    "mkfs.ocfs2", "-x", "-N", "2", "-L", "nfsdata",
+    "mkfs.ocfs2", "-q", "-N", "2", "-L", "nfsdata",
     "--cluster-stack=o2cb", "--cluster-name=ocfs", "/dev/loop0p2",
 )
 MIB = 1024 * 1024
@@ -62,6 +62,7 @@ def configure_loader_modules(salt_functions):
 
 def disk(run, device, wipefs=None, sfdisk=None, size=256 * MIB):
     """Answer the probes of ``device``: its signatures, table and size."""
+    run.on("blockdev", "--flushbufs", device)
     run.on(*WIPEFS, device, stdout=recorded(f"ocfs2/{wipefs or 'wipefs-empty.json'}"))
     if sfdisk:
         run.on("sfdisk", "--json", device, stdout=recorded(f"ocfs2/{sfdisk}"))
@@ -229,20 +230,48 @@ def ocfs2_after_mkfs(run, device="/dev/loop0p2"):
     run.on("debugfs.ocfs2", "-R", "stats", device, stdout=stats.replace("nfsmeta", "nfsdata"))
 
 
-def test_mkfs_formats_an_empty_device_without_prompting(run):
-    disk(run, "/dev/loop0p2")
-    run.on(*MKFS_NFSDATA, stdout=recorded("ocfs2/ocfs2-mkfs-p2-final.txt"))
+def formatting(run):
+    """cmd.run_all where mkfs.ocfs2 makes the volume the probes find afterwards."""
 
-    def formatted(argv, python_shell=None, **kwargs):
-        answer = Commands.__call__(run, argv, python_shell, **kwargs)
+    def answer(argv, python_shell=None, **kwargs):
+        result = Commands.__call__(run, argv, python_shell, **kwargs)
         if argv[0] == "mkfs.ocfs2":
             ocfs2_after_mkfs(run)
-        return answer
+        return result
 
-    with patch.dict(ocfs2.__salt__, {"cmd.run_all": formatted}):
+    return answer
+
+
+def test_mkfs_reads_the_disk_then_formats_with_mkfs_ocfs2_asking(run):
+    disk(run, "/dev/loop0p2")
+    run.on(*MKFS_NFSDATA, stdout=recorded("ocfs2/ocfs2-mkfs-p2-final.txt"))
+    with patch.dict(ocfs2.__salt__, {"cmd.run_all": formatting(run)}):
         made = ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
-    assert run.ran("mkfs.ocfs2") == [MKFS_NFSDATA]
     assert made["label"] == "nfsdata" and made["cluster_name"] == "ocfs"
+    # The cache dropped, the disk read, then mkfs.ocfs2 without -x: it asks
+    # before overwriting an OCFS2 volume, and the empty stdin says no.
+    assert [argv[0] for argv, _ in run.calls][:3] == ["blockdev", "wipefs", "mkfs.ocfs2"]
+    [(argv, kwargs)] = [call for call in run.calls if call[0][0] == "mkfs.ocfs2"]
+    assert argv == MKFS_NFSDATA and kwargs["stdin"] == ""
+
+
+def test_mkfs_refuses_what_another_node_wrote_after_this_one_looked(run):
+    # This node's cached view of the disk is empty (what the state saw);
+    # once the cache is dropped, the disk shows the ext4 another node made.
+    run.on(*WIPEFS, "/dev/loop0p2", stdout=recorded("ocfs2/wipefs-empty.json"))
+    assert ocfs2.signatures("/dev/loop0p2") == []
+
+    def answer(argv, python_shell=None, **kwargs):
+        result = Commands.__call__(run, argv, python_shell, **kwargs)
+        if tuple(argv[:2]) == ("blockdev", "--flushbufs"):
+            run.on(*WIPEFS, "/dev/loop0p2", stdout=recorded("ocfs2/wipefs-ext4.json"))
+        return result
+
+    run.on("blockdev", "--flushbufs", "/dev/loop0p2")
+    with patch.dict(ocfs2.__salt__, {"cmd.run_all": answer}):
+        with pytest.raises(CommandExecutionError, match="holds an ext4 file system labelled 'data'"):
+            ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
+    assert not run.ran("mkfs.ocfs2")
 
 
 @pytest.mark.parametrize(
@@ -268,7 +297,7 @@ def test_mkfs_test_checks_and_writes_nothing(run):
         "cluster_name": "ocfs",
         "cluster_stack": "o2cb",
     }
-    assert run.ran("wipefs") and not run.ran("mkfs.ocfs2")
+    assert run.ran("wipefs") and not run.ran("mkfs.ocfs2") and not run.ran("blockdev")
 
 
 def test_mkfs_test_refuses_too(run):
@@ -278,7 +307,8 @@ def test_mkfs_test_refuses_too(run):
 
 
 def test_mkfs_force_overwrites_without_looking(run):
-    argv = ("mkfs.ocfs2", "-x", "-N", "2", "-L", "nfsdata", "-F", "/dev/loop0p2")
+    # -F skips the cluster check, -x the question: both are asked for.
+    argv = ("mkfs.ocfs2", "-q", "-N", "2", "-L", "nfsdata", "-F", "-x", "/dev/loop0p2")
     run.on(*argv)
     ocfs2_after_mkfs(run)
     ocfs2.mkfs("/dev/loop0p2", "nfsdata", force=True)
@@ -287,12 +317,28 @@ def test_mkfs_force_overwrites_without_looking(run):
 
 
 def test_mkfs_carries_the_mkfs_error(run):
+    # mkfs.ocfs2 without -x or -F found an OCFS2 volume (one that appeared
+    # after the check) and could not ask the cluster whether it is in use.
     disk(run, "/dev/loop0p2")
     lines = recorded("ocfs2/ocfs2-mkfs-overwrite-noF.txt").splitlines()
     stderr = next(line for line in lines if line.startswith("mkfs.ocfs2: "))
-    run.on("mkfs.ocfs2", "-x", "-N", "2", "-L", "nfsdata", "/dev/loop0p2", stderr=stderr, retcode=1)
+    run.on("mkfs.ocfs2", "-q", "-N", "2", "-L", "nfsdata", "/dev/loop0p2", stderr=stderr, retcode=1)
     with pytest.raises(CommandExecutionError, match="Unable to access cluster service"):
         ocfs2.mkfs("/dev/loop0p2", "nfsdata")
+
+
+def test_mkfs_carries_mkfs_ocfs2s_own_refusal(run):
+    # With the cluster online, mkfs.ocfs2 without -x asks before overwriting
+    # an OCFS2 volume, and the empty stdin says no (recorded with -F, which
+    # skips the cluster check that fails on a machine without the stack).
+    disk(run, "/dev/loop0p2")
+    transcript_text = recorded("ocfs2/mkfs-q-existing-stdin-empty.txt")
+    refusal = transcript_text.split("(existing ocfs2: the question, answered by an empty stdin)\n")[1]
+    stdout = refusal.split("--- stdout\n")[1].split("--- stderr\n")[0]
+    assert stdout.endswith("Proceed (y/N): Aborting operation.\n")
+    run.on(*MKFS_NFSDATA, stdout=stdout, retcode=1)
+    with pytest.raises(CommandExecutionError, match=r"Proceed \(y/N\): Aborting operation"):
+        ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
 
 
 @pytest.mark.parametrize(
@@ -320,9 +366,70 @@ def test_mkfs_names_a_bad_argument_before_running_anything(run, kwargs, argument
 def test_mkfs_argv_for_another_stack():
     argv = ocfs2._mkfs_argv("/dev/sdb1", "data", 3, "ha-lab", "pcmk", False)
     assert argv == [
-        "mkfs.ocfs2", "-x", "-N", "3", "-L", "data",
+        "mkfs.ocfs2", "-q", "-N", "3", "-L", "data",
         "--cluster-stack=pcmk", "--cluster-name=ha-lab", "/dev/sdb1",
     ]
+
+
+# The UUIDs a node recorded
+
+
+UUIDS = {"nfsstate": "4670bf1c-d582-49bb-a92e-93922d90495d"}
+
+
+@pytest.fixture
+def grains(salt_functions):
+    """The minion's grains, and grains.setval as Salt does it: in memory and on file."""
+    grains = {"id": "nfs1"}
+    written = {}
+
+    def setval(key, value, refresh_pillar=True):
+        assert refresh_pillar is False
+        grains[key] = written[key] = value
+        return {key: value}
+
+    salt_functions["grains.setval"] = setval
+    with patch.object(ocfs2, "__grains__", grains, create=True):
+        yield written
+
+
+def test_nothing_is_recorded_at_first(grains):
+    assert ocfs2.recorded_uuid("nfsstate") is None
+    assert ocfs2.mount_device("/dev/sdb1", "nfsstate") == "/dev/sdb1"
+
+
+def test_a_recorded_uuid_names_the_file_system_in_fstab(grains):
+    assert ocfs2.record_uuid("nfsstate", UUIDS["nfsstate"]) == UUIDS
+    # Upper case and without dashes, as tunefs.ocfs2 and debugfs.ocfs2 show it.
+    both = ocfs2.record_uuid("nfsdata", "C9F17BC9B8634E56B3230B9EA7AB686B")
+    assert both == {**UUIDS, "nfsdata": "c9f17bc9-b863-4e56-b323-0b9ea7ab686b"}
+    assert grains == {"ocfs2_uuids": both}
+    assert ocfs2.recorded_uuid("nfsdata") == "c9f17bc9-b863-4e56-b323-0b9ea7ab686b"
+    assert ocfs2.mount_device("/dev/sdb1", "nfsstate") == "UUID=4670bf1c-d582-49bb-a92e-93922d90495d"
+    assert ocfs2.mount_device("/dev/sdb3", "other") == "/dev/sdb3"
+
+
+@pytest.mark.parametrize(
+    "label, fs_uuid, message",
+    [("", UUIDS["nfsstate"], "^label: "), ("nfsstate", "4670bf1c", "^fs_uuid: '4670bf1c' is not a UUID")],
+)
+def test_record_uuid_names_a_bad_argument(grains, label, fs_uuid, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        ocfs2.record_uuid(label, fs_uuid)
+    assert grains == {}
+
+
+def test_a_grains_file_salt_cannot_read_fails_the_record(grains, salt_functions):
+    complaint = "Unable to read existing grains file: mapping values are not allowed here"
+    salt_functions["grains.setval"] = MagicMock(return_value=complaint)
+    with pytest.raises(CommandExecutionError, match=f"grain ocfs2_uuids: {complaint}"):
+        ocfs2.record_uuid("nfsstate", UUIDS["nfsstate"])
+
+
+def test_a_grain_that_is_not_a_mapping_is_reported(grains):
+    ocfs2.__grains__["ocfs2_uuids"] = "4670bf1c-d582-49bb-a92e-93922d90495d"
+    with pytest.raises(CommandExecutionError, match="grains.delkey ocfs2_uuids force=True"):
+        ocfs2.recorded_uuid("nfsstate")
 
 
 # mounted_nodes
@@ -780,9 +887,17 @@ def test_partition_writes_rereads_and_checks_the_table(run):
     assert [part["node"] for part in table["partitions"]] == ["/dev/loop1p1", "/dev/loop1p2"]
     writes = [(argv, kwargs) for argv, kwargs in run.calls if argv == ("sfdisk", "--quiet", "/dev/loop1")]
     assert writes[0][1]["stdin"] == "label: dos\nsize=64M, type=L\ntype=L\n"
-    programs = [argv[:2] for argv, _ in run.calls]
-    assert programs.index(("sfdisk", "--quiet")) < programs.index(("blockdev", "--flushbufs"))
-    assert programs.index(("blockdev", "--flushbufs")) < programs.index(("partx", "--update"))
+    programs = [argv[:2] for argv, _ in run.calls if argv[0] in ("blockdev", "wipefs", "sfdisk", "partx")]
+    # The disk read before writing (cache dropped), and again after.
+    assert programs[:6] == [
+        ("blockdev", "--flushbufs"),
+        ("wipefs", "--no-act"),
+        ("blockdev", "--getsize64"),
+        ("sfdisk", "--quiet"),
+        ("blockdev", "--flushbufs"),
+        ("sfdisk", "--json"),
+    ]
+    assert ("partx", "--update") in programs
 
 
 @pytest.mark.parametrize(
@@ -806,6 +921,7 @@ def test_partition_test_checks_and_writes_nothing(run):
         "partitions": WANTED_PARTS,
     }
     assert run.ran("wipefs") and not run.ran("sfdisk")
+    assert ("blockdev", "--flushbufs", "/dev/loop1") not in run.ran("blockdev")
 
 
 def test_partition_refuses_sizes_that_do_not_fit(run):
@@ -888,18 +1004,19 @@ def test_reread_partitions_without_a_table_skips_partx(run):
 
 
 def test_probes_are_bounded_at_60_s_and_mkfs_at_600_s(run):
+    # blockdev --flushbufs drops the cache right before the disk is read.
     disk(run, "/dev/loop0p2")
     run.on(*MKFS_NFSDATA)
     with patch.object(ocfs2, "info", MagicMock(return_value={})):
         ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs")
     assert [(argv[0], kwargs["timeout"]) for argv, kwargs in run.calls] == [
-        ("wipefs", 60), ("mkfs.ocfs2", 600),
+        ("blockdev", 60), ("wipefs", 60), ("mkfs.ocfs2", 600),
     ]
     run.calls.clear()
     with patch.object(ocfs2, "info", MagicMock(return_value={})):
         ocfs2.mkfs("/dev/loop0p2", "nfsdata", cluster_name="ocfs", call_timeout=5, mkfs_timeout=3600)
     assert [(argv[0], kwargs["timeout"]) for argv, kwargs in run.calls] == [
-        ("wipefs", 5), ("mkfs.ocfs2", 3600),
+        ("blockdev", 5), ("wipefs", 5), ("mkfs.ocfs2", 3600),
     ]
 
 

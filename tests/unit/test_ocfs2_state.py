@@ -52,11 +52,19 @@ def devices_exist(monkeypatch):
 
 
 @pytest.fixture
-def salt():
+def records():
+    """The UUIDs this node recorded, by label (the grain ocfs2_uuids)."""
+    return {}
+
+
+@pytest.fixture
+def salt(records):
     """The execution module as mocks: nothing configured, nothing changes."""
     return {
         "ocfs2.info": MagicMock(return_value=None),
         "ocfs2.mkfs": MagicMock(return_value=INFO),
+        "ocfs2.recorded_uuid": MagicMock(side_effect=records.get),
+        "ocfs2.record_uuid": MagicMock(side_effect=lambda label, fs_uuid: records.update({label: fs_uuid})),
         "ocfs2.write_cluster_conf": MagicMock(return_value={}),
         "ocfs2.set_o2cb_defaults": MagicMock(return_value={}),
         "ocfs2.cluster_status": MagicMock(return_value={"cluster": "ocfs", "online": True, "loaded": True}),
@@ -85,6 +93,7 @@ CALLS = [
     lambda: ocfs2.partitioned("/dev/sdb", PARTS),
     lambda: ocfs2.partitions_visible("/dev/sdb", 2),
     lambda: ocfs2.formatted("/dev/sdb1", "nfsdata"),
+    lambda: ocfs2.identified("/dev/sdb1", "nfsdata"),
 ]
 
 
@@ -296,39 +305,133 @@ def test_partitions_visible_names_a_bad_count(salt, count):
     salt["ocfs2.visible_partitions"].assert_not_called()
 
 
-# formatted
+# formatted and identified: the file system by its UUID
+
+OTHER_UUID = "1eda0f14-bc42-4b27-954c-9df64a557746"
+FORMATTED = (
+    "/dev/sdb2 formatted as OCFS2 'nfsdata', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b recorded"
+    " (grain ocfs2_uuids)"
+)
+RESOLVE = (
+    "If the LUN was replaced on purpose, forget the old UUIDs on every node that mounts it"
+    " (salt <node> grains.delkey ocfs2_uuids force=True) and run again"
+)
+STATES = {
+    "formatted": lambda **kwargs: ocfs2.formatted("/dev/sdb2", "nfsdata", **kwargs),
+    "identified": lambda **kwargs: ocfs2.identified("/dev/sdb2", "nfsdata", **kwargs),
+}
 
 
+def test_the_grain_is_the_one_the_module_writes():
+    module = load_salt_module("_modules", "ocfs2")
+    assert ocfs2._GRAIN == module._UUID_GRAIN
+
+
+@pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("cluster_name", [None, "ocfs"])
-def test_formatted_with_that_label_changes_nothing(salt, cluster_name):
+def test_the_recorded_file_system_changes_nothing(salt, records, state, cluster_name):
     salt["ocfs2.info"].return_value = INFO
-    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", cluster_name=cluster_name)
-    assert ret == {"name": "/dev/sdb2", "changes": {}, "result": True, "comment": "/dev/sdb2 holds OCFS2 'nfsdata'"}
+    records["nfsdata"] = INFO["uuid"]
+    ret = STATES[state](cluster_name=cluster_name)
+    assert ret == {
+        "name": "/dev/sdb2",
+        "changes": {},
+        "result": True,
+        "comment": "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs',"
+        " UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b as recorded",
+    }
+    salt["ocfs2.mkfs"].assert_not_called()
+    salt["ocfs2.record_uuid"].assert_not_called()
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_the_right_names_with_another_uuid_are_refused(salt, opts, records, state):
+    salt["ocfs2.info"].return_value = INFO
+    records["nfsdata"] = OTHER_UUID
+    for test in (False, True):
+        opts["test"] = test
+        ret = STATES[state](cluster_name="ocfs")
+        assert ret == {
+            "name": "/dev/sdb2",
+            "changes": {},
+            "result": False,
+            "comment": "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs' with UUID"
+            " c9f17bc9-b863-4e56-b323-0b9ea7ab686b, but this node recorded UUID"
+            " 1eda0f14-bc42-4b27-954c-9df64a557746 for 'nfsdata' (grain ocfs2_uuids): it is not the"
+            " file system this cluster formatted (another cluster's LUN, or a replaced one)."
+            f" Nothing changed. {RESOLVE}",
+        }
+    salt["ocfs2.mkfs"].assert_not_called()
+    salt["ocfs2.record_uuid"].assert_not_called()
+    assert records == {"nfsdata": OTHER_UUID}
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_an_unrecorded_file_system_with_the_right_names_is_recorded(salt, opts, records, state):
+    salt["ocfs2.info"].return_value = INFO
+    opts["test"] = True
+    ret = STATES[state](cluster_name="ocfs")
+    assert ret["result"] is None
+    assert ret["changes"] == {"uuid": {"old": None, "new": INFO["uuid"]}}
+    assert "which this node has no record of: its UUID would be recorded" in ret["comment"]
+    assert "If this cluster never formatted it, it is another cluster's: do not apply" in ret["comment"]
+    assert records == {}
+
+    opts["test"] = False
+    ret = STATES[state](cluster_name="ocfs")
+    assert ret["result"] is True
+    assert ret["changes"] == {"uuid": {"old": None, "new": INFO["uuid"]}}
+    assert ret["comment"] == (
+        "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b,"
+        " now recorded (grain ocfs2_uuids): a device with another UUID will be refused"
+    )
+    assert records == {"nfsdata": INFO["uuid"]}
+    assert STATES[state](cluster_name="ocfs")["changes"] == {}
+    salt["ocfs2.mkfs"].assert_not_called()
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_no_ocfs2_where_one_was_recorded_is_refused(salt, opts, records, state):
+    records["nfsdata"] = INFO["uuid"]
+    for test in (False, True):
+        opts["test"] = test
+        ret = STATES[state]()
+        assert ret == {
+            "name": "/dev/sdb2",
+            "changes": {},
+            "result": False,
+            "comment": "/dev/sdb2 holds no OCFS2 file system, but this node recorded 'nfsdata' with UUID"
+            " c9f17bc9-b863-4e56-b323-0b9ea7ab686b (grain ocfs2_uuids): the LUN was replaced or wiped."
+            f" Nothing changed. {RESOLVE}",
+        }
     salt["ocfs2.mkfs"].assert_not_called()
 
 
 @pytest.mark.parametrize(
     "label, cluster_name, comment",
     [
-        ("nfsmeta", None, "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', not 'nfsmeta'; refusing to format it"),
+        ("nfsmeta", None, "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', not 'nfsmeta'; refusing to {} it"),
         (
             "nfsdata",
             "other",
             "/dev/sdb2 holds OCFS2 'nfsdata' of cluster 'ocfs', not 'nfsdata' of cluster 'other';"
-            " refusing to format it",
+            " refusing to {} it",
         ),
     ],
 )
-def test_formatted_refuses_ocfs2_made_for_something_else(salt, opts, label, cluster_name, comment):
+@pytest.mark.parametrize("state, action", [(ocfs2.formatted, "format"), (ocfs2.identified, "use")])
+def test_ocfs2_made_for_something_else_is_refused(salt, opts, records, label, cluster_name, comment, state, action):
     salt["ocfs2.info"].return_value = INFO
+    records.update({"nfsdata": INFO["uuid"], "nfsmeta": INFO["uuid"]})
     for test in (False, True):
         opts["test"] = test
-        ret = ocfs2.formatted("/dev/sdb2", label, cluster_name=cluster_name)
-        assert ret == {"name": "/dev/sdb2", "changes": {}, "result": False, "comment": comment}
+        ret = state("/dev/sdb2", label, cluster_name=cluster_name)
+        assert ret == {"name": "/dev/sdb2", "changes": {}, "result": False, "comment": comment.format(action)}
     salt["ocfs2.mkfs"].assert_not_called()
+    salt["ocfs2.record_uuid"].assert_not_called()
 
 
-def test_formatted_formats_an_empty_device(salt):
+def test_formatted_formats_an_empty_device_and_records_its_uuid(salt, records):
     ret = ocfs2.formatted("/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs")
     salt["ocfs2.mkfs"].assert_called_once_with(
         "/dev/sdb2", "nfsdata", slots=4, cluster_name="ocfs", cluster_stack="o2cb", test=False,
@@ -336,10 +439,24 @@ def test_formatted_formats_an_empty_device(salt):
     )
     assert ret["result"] is True
     assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
-    assert ret["comment"] == "/dev/sdb2 formatted as OCFS2 'nfsdata'"
+    assert ret["comment"] == FORMATTED
+    assert records == {"nfsdata": INFO["uuid"]}
 
 
-def test_formatted_test_asks_for_a_dry_run(salt, opts):
+def test_formatted_reports_the_format_when_the_record_fails(salt, records):
+    salt["ocfs2.record_uuid"].side_effect = CommandExecutionError(
+        "cannot record the UUID in grain ocfs2_uuids: Unable to read existing grains file: bad"
+    )
+    ret = ocfs2.formatted("/dev/sdb2", "nfsdata", cluster_name="ocfs")
+    assert ret["result"] is False
+    assert ret["changes"] == {field: {"old": None, "new": value} for field, value in INFO.items()}
+    assert ret["comment"] == (
+        "/dev/sdb2 formatted as OCFS2 'nfsdata', UUID c9f17bc9-b863-4e56-b323-0b9ea7ab686b, not recorded:"
+        " cannot record the UUID in grain ocfs2_uuids: Unable to read existing grains file: bad"
+    )
+
+
+def test_formatted_test_asks_for_a_dry_run(salt, opts, records):
     opts["test"] = True
     planned = {"label": "nfsdata", "slots": 2, "cluster_name": None, "cluster_stack": None}
     salt["ocfs2.mkfs"].return_value = planned
@@ -347,6 +464,7 @@ def test_formatted_test_asks_for_a_dry_run(salt, opts):
     assert ret["result"] is None
     assert ret["changes"]["label"] == {"old": None, "new": "nfsdata"}
     assert salt["ocfs2.mkfs"].call_args.kwargs["test"] is True
+    assert records == {}
 
 
 @pytest.mark.parametrize(
@@ -357,17 +475,49 @@ def test_formatted_test_asks_for_a_dry_run(salt, opts):
         SaltInvocationError("slots: 0 is not an integer 1-255"),
     ],
 )
-def test_formatted_fails_with_the_reason(salt, error):
+def test_formatted_fails_with_the_reason(salt, records, error):
     salt["ocfs2.mkfs"].side_effect = error
     ret = ocfs2.formatted("/dev/sdb2", "nfsdata", slots=0)
     assert ret == {"name": "/dev/sdb2", "changes": {}, "result": False, "comment": str(error)}
+    assert records == {}
+
+
+def test_formatted_fails_when_the_record_cannot_be_read(salt):
+    salt["ocfs2.info"].return_value = INFO
+    salt["ocfs2.recorded_uuid"].side_effect = CommandExecutionError("grain ocfs2_uuids is not a mapping")
+    for state in STATES.values():
+        ret = state()
+        assert ret["result"] is False and ret["comment"] == "grain ocfs2_uuids is not a mapping"
+    salt["ocfs2.mkfs"].assert_not_called()
 
 
 def test_formatted_carries_a_probe_error(salt):
     salt["ocfs2.info"].side_effect = CommandExecutionError("wipefs: error: /dev/sdx: probing initialization failed")
-    ret = ocfs2.formatted("/dev/sdx", "nfsdata")
-    assert ret["result"] is False and "probing initialization failed" in ret["comment"]
+    for state in (ocfs2.formatted, ocfs2.identified):
+        ret = state("/dev/sdx", "nfsdata")
+        assert ret["result"] is False and "probing initialization failed" in ret["comment"]
     salt["ocfs2.mkfs"].assert_not_called()
+
+
+def test_identified_waits_for_the_format_node(salt, opts, records):
+    # Never formats: an empty device fails, or is planned under test=True.
+    ret = ocfs2.identified("/dev/sdb2", "nfsdata", cluster_name="ocfs")
+    assert ret == {
+        "name": "/dev/sdb2",
+        "changes": {},
+        "result": False,
+        "comment": "/dev/sdb2 holds no OCFS2 file system: the node that formats the shared disk"
+        " has not made 'nfsdata' yet",
+    }
+    opts["test"] = True
+    ret = ocfs2.identified("/dev/sdb2", "nfsdata", cluster_name="ocfs")
+    assert ret["result"] is None and ret["changes"] == {}
+    assert ret["comment"] == (
+        "/dev/sdb2 holds no OCFS2 file system yet; the OCFS2 file system 'nfsdata' on /dev/sdb2"
+        " would be identified once it does"
+    )
+    salt["ocfs2.mkfs"].assert_not_called()
+    assert records == {}
 
 
 @pytest.mark.parametrize(
@@ -376,6 +526,10 @@ def test_formatted_carries_a_probe_error(salt):
         (lambda: ocfs2.partitioned("/dev/sdb", PARTS), "a gpt partition table would be written on /dev/sdb"),
         (lambda: ocfs2.partitions_visible("/dev/sdb", 2), "the partition table of /dev/sdb would be re-read"),
         (lambda: ocfs2.formatted("/dev/sdb1", "nfsdata"), "/dev/sdb1 would be formatted as OCFS2 'nfsdata'"),
+        (
+            lambda: ocfs2.identified("/dev/sdb1", "nfsdata"),
+            "the OCFS2 file system 'nfsdata' on /dev/sdb1 would be identified",
+        ),
     ],
 )
 def test_a_missing_device_is_planned_under_test_and_fails_otherwise(call, would, opts, salt, devices_exist):
@@ -388,7 +542,7 @@ def test_a_missing_device_is_planned_under_test_and_fails_otherwise(call, would,
     ret = call()
     assert ret["result"] is None
     assert ret["comment"].endswith(f"does not exist yet; {would} once it does")
-    for name in ("ocfs2.partition", "ocfs2.mkfs", "ocfs2.reread_partitions", "ocfs2.info"):
+    for name in ("ocfs2.partition", "ocfs2.mkfs", "ocfs2.reread_partitions", "ocfs2.info", "ocfs2.record_uuid"):
         salt[name].assert_not_called()
 
 
@@ -435,6 +589,9 @@ def test_every_state_hands_its_bounds_to_each_call(salt, opts):
     assert {key: salt["ocfs2.mkfs"].call_args.kwargs[key] for key in ("call_timeout", "mkfs_timeout")} == {
         "call_timeout": 7, "mkfs_timeout": 900,
     }
+    salt["ocfs2.info"].reset_mock()
+    ocfs2.identified("/dev/sdb2", "nfsdata", call_timeout=7)
+    salt["ocfs2.info"].assert_called_once_with("/dev/sdb2", call_timeout=7)
 
 
 @pytest.mark.parametrize("test_mode", [False, True])

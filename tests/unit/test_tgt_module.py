@@ -2,8 +2,10 @@
 Unit tests of the tgt execution module: parsers on outputs recorded from
 tgt 1.0.85, and the exact tgtadm / tgt-admin calls each function makes.
 """
+import errno
 import os
 import stat
+import types
 from unittest.mock import patch
 
 import pytest
@@ -31,6 +33,8 @@ class FakeCmd:
         self.calls = []
         self.levels = []
         self.timeouts = []
+        # Other programs' recorded outputs, by argv.
+        self.answers = {}
 
     def __call__(self, cmd, python_shell=True, output_loglevel="debug", timeout=None):
         assert python_shell is False
@@ -40,6 +44,8 @@ class FakeCmd:
         for match, result in self.failures:
             if match(cmd):
                 return result
+        if tuple(cmd) in self.answers:
+            return _ok(self.answers[tuple(cmd)])
         if cmd[-4:] == ["--mode", "target", "--op", "show"]:
             out = self.show.pop(0) if isinstance(self.show, list) else self.show
             return _ok(out)
@@ -614,3 +620,143 @@ def test_a_call_timeout_that_is_no_bound_is_refused_before_any_call(cmd, call_ti
     with pytest.raises(SaltInvocationError, match=r"^call_timeout: .* is not a number of seconds above 0$"):
         tgt.new_target(LUN1, call_timeout=call_timeout)
     assert cmd.calls == []
+
+
+# --- backing_store_users ---------------------------------------------------
+
+LSBLK = ("lsblk", "--json", "--list", "--output", "PATH,TYPE,MOUNTPOINTS", "/dev/loop0")
+LOSETUP = ("losetup", "--json", "--list", "--output", "NAME,BACK-FILE")
+
+
+@pytest.mark.parametrize(
+    "output, users",
+    [
+        ("lsblk-unused.json", []),
+        ("lsblk-mounted.json", ["/dev/loop0 is mounted at /srv/lab/mnt"]),
+        ("lsblk-swap.json", ["/dev/loop0 is swap"]),
+        ("lsblk-partitions-in-use.json", ["/dev/loop0p1 is mounted at /srv/lab/mnt", "/dev/loop0p2 is swap"]),
+        ("lsblk-holder.json", ["/dev/mapper/vg-data (lvm) is stacked on it"]),
+    ],
+)
+def test_lsblk_shows_what_uses_a_device(output, users):
+    assert tgt._lsblk_users(recorded(f"tgt/{output}")) == users
+
+
+@pytest.fixture
+def block_device(monkeypatch):
+    """/dev/loop0 is a block device; an exclusive open of it answers ``errno``."""
+    answer = {"errno": None}
+
+    def exclusive_open(path, flags):
+        assert (path, flags) == ("/dev/loop0", os.O_RDONLY | os.O_EXCL)
+        if answer["errno"]:
+            raise OSError(answer["errno"], os.strerror(answer["errno"]))
+        return 99
+
+    # The module's own os: the real one, but for these three calls.
+    fake_os = types.ModuleType("os")
+    fake_os.__dict__.update(os.__dict__)
+    fake_os.stat = lambda path: os.stat_result((stat.S_IFBLK | 0o660,) + (0,) * 9)
+    fake_os.open = exclusive_open
+    fake_os.close = lambda handle: None
+    monkeypatch.setattr(tgt, "os", fake_os)
+    return answer
+
+
+def test_an_unused_device_has_no_users(cmd, block_device):
+    cmd.answers[LSBLK] = recorded("tgt/lsblk-unused.json")
+    assert tgt.backing_store_users("/dev/loop0") == []
+
+
+def test_a_mounted_device_is_named_without_asking_further(cmd, block_device):
+    cmd.answers[LSBLK] = recorded("tgt/lsblk-partitions-in-use.json")
+    block_device["errno"] = errno.EBUSY
+    assert tgt.backing_store_users("/dev/loop0") == [
+        "/dev/loop0p1 is mounted at /srv/lab/mnt",
+        "/dev/loop0p2 is swap",
+    ]
+
+
+def test_a_device_held_exclusively_names_the_processes_with_it_open(cmd, block_device, tmp_path, monkeypatch):
+    # /proc as the kernel lays it out: /proc/PID/fd/N links to what is open.
+    for pid, comm, target in (("4242", "mkfs.ext4", "/dev/loop0"), ("77", "bash", "/dev/pts/0")):
+        (tmp_path / pid / "fd").mkdir(parents=True)
+        (tmp_path / pid / "comm").write_text(f"{comm}\n")
+        (tmp_path / pid / "fd" / "3").symlink_to(target)
+    (tmp_path / "self").mkdir()
+    monkeypatch.setattr(tgt, "_PROC", str(tmp_path))
+    cmd.answers[LSBLK] = recorded("tgt/lsblk-unused.json")
+    block_device["errno"] = errno.EBUSY
+    assert tgt.backing_store_users("/dev/loop0") == [
+        "/dev/loop0 is held open exclusively (processes with it open: 4242 (mkfs.ext4))"
+    ]
+    (tmp_path / "4242" / "fd" / "3").unlink()
+    assert tgt.backing_store_users("/dev/loop0") == [
+        "/dev/loop0 is held exclusively by something outside this node's mounts (an exclusive open fails)"
+    ]
+
+
+def test_a_device_that_cannot_be_opened_is_an_error(cmd, block_device):
+    cmd.answers[LSBLK] = recorded("tgt/lsblk-unused.json")
+    block_device["errno"] = errno.EACCES
+    with pytest.raises(CommandExecutionError, match="cannot open /dev/loop0: Permission denied"):
+        tgt.backing_store_users("/dev/loop0")
+
+
+def test_proc_swaps_unescapes_spaces():
+    assert tgt._parse_swaps(recorded("tgt/proc-swaps-file.txt")) == ["/srv/lab/swap file"]
+    assert tgt._parse_swaps(recorded("tgt/proc-swaps-partition.txt")) == ["/dev/loop0p2"]
+    assert tgt._parse_swaps(recorded("tgt/proc-swaps-none.txt")) == []
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch, cmd):
+    """The recorded swap file and loop device's file, at a real path."""
+    swap_file, back_file = tmp_path / "swap file", tmp_path / "back file.img"
+    swap_file.write_text("")
+    back_file.write_text("")
+    swaps = tmp_path / "swaps"
+    escaped = str(swap_file).replace(" ", "\\040")
+    swaps.write_text(recorded("tgt/proc-swaps-file.txt").replace("/srv/lab/swap\\040file", escaped))
+    monkeypatch.setattr(tgt, "_SWAPS", str(swaps))
+    cmd.answers[LOSETUP] = recorded("tgt/losetup-list.json").replace("/srv/lab", str(tmp_path))
+    return swap_file, back_file, tmp_path
+
+
+def test_a_file_in_use_is_named(files):
+    swap_file, back_file, folder = files
+    assert tgt.backing_store_users(str(swap_file)) == [f"{swap_file} is swap"]
+    assert tgt.backing_store_users(str(back_file)) == [f"/dev/loop0 is a loop device over {back_file}"]
+    unused = folder / "disk.img"
+    unused.write_text("")
+    assert tgt.backing_store_users(str(unused)) == []
+
+
+@pytest.mark.parametrize("path", ["disk.img", "", None])
+def test_backing_store_users_wants_an_absolute_path(cmd, path):
+    with pytest.raises(SaltInvocationError, match="^path: "):
+        tgt.backing_store_users(path)
+    assert cmd.calls == []
+
+
+def test_a_missing_backing_store_is_an_error(cmd, tmp_path):
+    with pytest.raises(CommandExecutionError, match="cannot look at .*: No such file or directory"):
+        tgt.backing_store_users(str(tmp_path / "nothing"))
+
+
+def test_backing_store_users_bounds_lsblk(cmd, block_device):
+    cmd.answers[LSBLK] = recorded("tgt/lsblk-unused.json")
+    assert tgt.backing_store_users("/dev/loop0", call_timeout=4) == []
+    assert cmd.calls == [list(LSBLK)] and cmd.timeouts == [4]
+
+
+def test_backing_store_users_bounds_losetup(cmd, files):
+    swap_file, back_file, folder = files
+    tgt.backing_store_users(str(back_file))
+    assert cmd.calls == [list(LOSETUP)] and cmd.timeouts == [tgt.CALL_TIMEOUT]
+
+
+def test_a_hung_lsblk_is_named(cmd, block_device):
+    cmd.failures = [(lambda c: c[0] == "lsblk", timed_out(list(LSBLK), 3))]
+    with pytest.raises(CommandExecutionError, match=r"^lsblk did not answer within 3 s \(hung device\?\)$"):
+        tgt.backing_store_users("/dev/loop0", call_timeout=3)

@@ -32,6 +32,9 @@ class FakeTgtd:
         self.known = {user for t in self.served.values()
                       for user in t["accounts"]["incoming"] + [t["accounts"]["outgoing"]] if user}
         self.devices = {DISK1, "/dev/sdb", "/dev/sdc"}
+        # What the node itself does with a path (tgt.backing_store_users).
+        self.users = {}
+        self.checked = []
         self.calls = []
         # The call_timeout of every call, in order.
         self.timeouts = []
@@ -54,6 +57,7 @@ class FakeTgtd:
             "tgt.set_account": self.change("set_account", self._set_account),
             "tgt.bind_account": self.change("bind_account", self._bind_account),
             "tgt.unbind_account": self.change("unbind_account", self._unbind_account),
+            "tgt.backing_store_users": self.backing_store_users,
             "file.access": lambda path, mode: path in self.devices,
             "file.file_exists": os.path.isfile,
             "file.remove": self.change("file.remove", os.remove),
@@ -68,6 +72,13 @@ class FakeTgtd:
                 raise CommandExecutionError(f"tgtadm: {name} failed")
             return func(*args, **kwargs)
         return call
+
+    def backing_store_users(self, path, call_timeout):
+        self.checked.append(path)
+        self.timeouts.append(call_timeout)
+        if isinstance(self.users.get(path), Exception):
+            raise self.users[path]
+        return list(self.users.get(path, []))
 
     def targets(self, call_timeout):
         self.timeouts.append(call_timeout)
@@ -322,6 +333,51 @@ def test_present_refuses_a_missing_backing_store_before_any_change(tgtd, config)
     assert tgtd.calls == []
 
 
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_present_refuses_a_backing_store_in_use_before_any_change(tgtd, opts, config, test_mode):
+    opts["test"] = test_mode
+    tgtd.users["/dev/sdb"] = ["/dev/sdb1 is mounted at /srv/data", "/dev/sdb2 is swap"]
+    ret = present(config, backing_stores=[DISK1, "/dev/sdb"])
+    assert ret == {
+        "name": IQN,
+        "changes": {},
+        "result": False,
+        "comment": "backing_stores: /dev/sdb is in use on this node (/dev/sdb1 is mounted at"
+        " /srv/data, /dev/sdb2 is swap); nothing changed",
+    }
+    assert tgtd.calls == [] and not os.path.exists(config)
+
+
+def test_present_refuses_a_backing_store_another_target_serves(tgtd, config):
+    tgtd.served.update(tgt_mod._parse_show(recorded("tgt/tgtadm-show-2targets.txt")))
+    other_lun = tgtd.served[OTHER]["luns"][1]["backing_store_path"]
+    tgtd.devices.add(other_lun)
+    ret = present(config, name="iqn.2018-08.es.raulpedroche:lun3", backing_stores=[other_lun])
+    assert ret["result"] is False
+    assert ret["comment"] == (
+        f"backing_stores: {other_lun} is in use on this node (LUN 1 of target {OTHER}); nothing changed"
+    )
+    assert tgtd.calls == []
+
+
+def test_present_checks_only_the_backing_stores_it_adds(tgtd, config):
+    # A LUN already served stays, whatever uses its path (tgtd itself does).
+    converge(tgtd, config, "tgt/tgtadm-show.txt")
+    tgtd.users[DISK1] = [f"{DISK1} is a loop device over it"]
+    tgtd.calls.clear()
+    assert present(config)["changes"] == {}
+    ret = present(config, backing_stores=[DISK1, "/dev/sdb"])
+    assert ret["result"] is True and ret["changes"]["luns"]["new"] == {1: DISK1, 2: "/dev/sdb"}
+
+
+def test_present_fails_when_it_cannot_tell_what_uses_a_backing_store(tgtd, config):
+    tgtd.users["/dev/sdb"] = CommandExecutionError("tgt: cannot open /dev/sdb: Permission denied")
+    ret = present(config, backing_stores=["/dev/sdb"])
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == f"Target {IQN}: tgt: cannot open /dev/sdb: Permission denied; nothing changed"
+    assert tgtd.calls == []
+
+
 def test_present_moves_and_drops_the_outgoing_user(tgtd, config):
     converge(tgtd, config, "tgt/tgtadm-show.txt")
     present(config, outgoing_user={"username": "target2-user", "password": "n3w-secret-0001"})
@@ -395,8 +451,10 @@ def test_present_with_tgtd_down(tgtd, opts, config, test_mode, result, ending):
 
 def test_present_bounds_every_tgtadm_call_with_call_timeout(tgtd, config):
     assert present(config, call_timeout=4)["result"] is True
-    # targets and accounts, then every change but the config file.
-    assert tgtd.timeouts == [4] * (2 + len(tgtd.calls) - 1)
+    # targets and accounts, the in-use check of each new backing store (its
+    # lsblk or losetup), then every change but the config file.
+    assert tgtd.checked
+    assert tgtd.timeouts == [4] * (2 + len(tgtd.checked) + len(tgtd.calls) - 1)
 
 
 @pytest.mark.parametrize("test_mode", [False, True])

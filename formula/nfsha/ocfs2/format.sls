@@ -1,5 +1,7 @@
 {#- One server, and one only, partitions the shared disk and creates both
-    file systems; the states refuse a disk that holds anything else. -#}
+    file systems, and records their UUIDs (grain ocfs2_uuids); the states
+    refuse a disk that holds anything else, or OCFS2 with the right names
+    but another UUID than recorded. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 
