@@ -124,6 +124,13 @@ class Lab:
     def power_on(self, node):
         self.virsh("start", self.domain(node))
 
+    def freeze(self, node):
+        """Pause the VM: its CPUs stop, its memory and devices stay as they are."""
+        self.virsh("suspend", self.domain(node))
+
+    def thaw(self, node):
+        self.virsh("resume", self.domain(node))
+
     def set_link(self, node, up):
         """Cut (or restore) ``node``'s cable to the cluster network."""
         device, _ = self.cluster_link(node)
@@ -223,6 +230,11 @@ class Monitor:
 
     def since(self, t):
         return [s for s in list(self.samples) if s["t"] >= t]
+
+    def latest(self, since, key):
+        """The latest sample's ``key`` (vip or nfsd) since ``since``: node ids."""
+        recent = self.since(since)
+        return recent[-1][key] if recent else []
 
     def holds(self, node, since):
         """Whether the latest sample since ``since`` shows ``node`` alone
