@@ -124,13 +124,6 @@ class Lab:
     def power_on(self, node):
         self.virsh("start", self.domain(node))
 
-    def freeze(self, node):
-        """Pause the VM: its CPUs stop, its memory and devices stay as they are."""
-        self.virsh("suspend", self.domain(node))
-
-    def thaw(self, node):
-        self.virsh("resume", self.domain(node))
-
     def set_link(self, node, up):
         """Cut (or restore) ``node``'s cable to the cluster network."""
         device, _ = self.cluster_link(node)
