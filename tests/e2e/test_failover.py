@@ -1,8 +1,10 @@
 """
 Failover scenarios on the converged lab, with the formula's defaults: the
 client writes numbered, fsync'ed records through the VIP while a server
-loses its power, its nfs-server, its cable or its keepalived, while the
-iSCSI target restarts, and while an operator switches the service over;
+loses its power, its nfs-server, its cable, its keepalived or the process
+that holds the NFS service lock, while the iSCSI target restarts, while
+VRRP is cut between the servers, and while an operator switches the
+service over;
 and iscsid's reopen loop after a target restart (open-iscsi #387) ends
 before OCFS2 fences the server.
 Each time the VIP ends where the preemption setting says, no acknowledged
@@ -14,17 +16,17 @@ import json
 import time
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT
 from tests.support import failover
 from tests.support.lab import PILLAR, STATE
 
-DEFAULTS = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())["nfsha"]
-ADVERT_INT = PILLAR.get("keepalived", {}).get("advert_int", DEFAULTS["keepalived"]["advert_int"])
 # Three adverts: the old master hears the new one's first, under software
 # emulation too.
-VRRP_HANDOVER_S = 3 * ADVERT_INT
+VRRP_HANDOVER_S = 3 * failover.ADVERT_INT
+_NFS_CHECK = failover.CONFIG["keepalived"]["nfs_check"]
+VIP_OVERLAP_S = {
+    "vrrp-partition": _NFS_CHECK["lock_wait"] + (_NFS_CHECK["fall"] + 1) * _NFS_CHECK["interval"] + VRRP_HANDOVER_S,
+}
 # Target restarts until one leaves a session in iscsid's reopen loop: a
 # quarter to a half of the sessions were, per restart (docs/failover.md).
 LOOP_ATTEMPTS = 8
@@ -37,25 +39,15 @@ def figures():
     (STATE / "failover-e2e.json").write_text(json.dumps(outcomes, indent=1))
 
 
-def test_a_second_nfsd_waits_while_the_holder_serves(lab, first_run):
-    # What a split brain would try: nfsd started on the server that does not
-    # hold the VIP. Its NFS service lock (an OCFS2 flock) is the holder's.
-    (holder,) = lab.holders()
-    (other,) = [s for s in failover.SERVERS if s != holder]
-    lab.sh(other, "systemctl start --no-block nfs-server")
-    try:
-        time.sleep(10)
-        state = lab.salt(other, "cmd.run", "systemctl is-active nfsha-nfs-lock nfs-server")
-        assert state.split() == ["activating", "inactive"]
-        assert lab.salt(other, "cmd.run", "cat /proc/fs/nfsd/threads") in ("", "0")
-        assert lab.sh(holder, "systemctl is-active nfs-server") == "active"
-    finally:
-        # Cancel the waiting start.
-        lab.sh(other, "systemctl stop nfs-server")
-    assert lab.holders() == [holder]
+# nfs-stopped runs in make bench only: lock-lost goes the same way (nfsd
+# gone on the holder, its NFS check fails, the VIP moves, then comes back),
+# and the tier's time has to stay within CI's budget (docs/testing.md).
+# vrrp-partition is where a second nfsd waits for the lock while the
+# holder serves.
+E2E_SCENARIOS = [s for s in failover.SCENARIOS if s != "nfs-stopped"]
 
 
-@pytest.mark.parametrize("scenario", list(failover.SCENARIOS))
+@pytest.mark.parametrize("scenario", E2E_SCENARIOS)
 def test_a_failover_keeps_the_clients_data(lab, first_run, figures, scenario):
     # run() fails unless the VIP ends on the server the scenario expects.
     outcomes = failover.run(lab, scenario)
@@ -63,9 +55,10 @@ def test_a_failover_keeps_the_clients_data(lab, first_run, figures, scenario):
     for outcome in outcomes:
         assert outcome.lost == 0, outcome
         assert outcome.nfsd_overlap_s == 0, outcome
-        # No split brain: two VIP holders only while VRRP hands over (the
-        # old master lets go when it hears the new one's advert).
-        assert outcome.vip_overlap_s <= VRRP_HANDOVER_S, outcome
+        # Two VIP holders only while VRRP hands over (the old master lets
+        # go when it hears the new one's advert), or, with VRRP cut, until
+        # the server without the NFS service lock gives up (its NFS check).
+        assert outcome.vip_overlap_s <= VIP_OVERLAP_S.get(scenario, VRRP_HANDOVER_S), outcome
         assert outcome.acked > 0, outcome
 
 

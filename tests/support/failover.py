@@ -19,8 +19,11 @@ import statistics
 import time
 import uuid
 
+from tests.support.cluster import settings
 from tests.support.lab import PILLAR, STATE, LabError, servers_of
 
+# The lab's pillar over the formula's defaults.
+CONFIG, _ = settings()
 SERVERS = servers_of(PILLAR)
 WRITER = PILLAR["ocfs2"]["filesystems"]["data"]["user"]
 DATA = PILLAR["ocfs2"]["filesystems"].get("data", {}).get("mount_point", "/srv/nfs4/data")
@@ -36,6 +39,16 @@ BOOT_TIMEOUT = 600
 # A client's first write after a restart or a move: the proof of concept's
 # grace period is 90 s.
 RECOVERY_TIMEOUT = 300
+NFS_LOCK_UNIT = "nfsha-nfs-lock"
+ADVERT_INT = CONFIG["keepalived"]["advert_int"]
+# VRRP (IP protocol 112) dropped both ways on the VIP's interface, with tc:
+# the lab's box has no firewall tools, and tc is in iproute2.
+_VIP_DEV = CONFIG["vip"]["interface"]
+VRRP_DROP = f"tc qdisc add dev {_VIP_DEV} clsact; " + "; ".join(
+    f"tc filter add dev {_VIP_DEV} {way} protocol ip u32 match ip protocol 112 0xff action drop"
+    for way in ("ingress", "egress")
+)
+VRRP_UNDROP = f"tc qdisc del dev {_VIP_DEV} clsact"
 
 
 @dataclasses.dataclass
@@ -210,16 +223,64 @@ def power_off(lab, monitor, before, other, preempt):
                   lambda: lab.power_off(before), lambda: lab.power_on(before), "return")
 
 
-def nfs_stopped(lab, monitor, before, other, preempt):
-    """2: nfs-server stops on the VIP holder: its NFS check fails."""
-    lab.workload_phase("nfs-stopped")
+def holder_fails(lab, monitor, before, other, preempt, scenario, command):
+    """The VIP holder's nfsd stops (``command`` on it): its NFS check fails,
+    the other server serves; back out of FAULT (its mounts are fine), the
+    holder takes the VIP back when preemption is on."""
+    lab.workload_phase(scenario)
     since = time.time()
-    lab.sh(before, "systemctl stop nfs-server")
+    lab.sh(before, command)
     move, arrived = moved(lab, monitor, since, other)
     if preempt:
-        # Out of FAULT (its mounts are fine), it takes the VIP back.
         moved(lab, monitor, arrived, before)
-    return [Move("nfs-stopped", "nfs-stopped", before, before if preempt else other, move)]
+    return [Move(scenario, scenario, before, before if preempt else other, move)]
+
+
+def nfs_stopped(lab, monitor, before, other, preempt):
+    """2: nfs-server stops on the VIP holder."""
+    return holder_fails(lab, monitor, before, other, preempt, "nfs-stopped", "systemctl stop nfs-server")
+
+
+def lock_lost(lab, monitor, before, other, preempt):
+    """8: the process that holds the NFS service lock on the VIP holder is
+    killed (SIGKILL): the lock is free, and nfsd, bound to it, stops at
+    once, before the other server can take the lock."""
+    # MainPID 0 (the lock not held) must not become kill 0 (the whole
+    # process group): kill without a pid fails instead.
+    return holder_fails(lab, monitor, before, other, preempt, "lock-lost",
+                        f"kill -KILL $(systemctl show --property MainPID --value {NFS_LOCK_UNIT} | grep -x '[1-9][0-9]*')")
+
+
+def vrrp_partition(lab, monitor, before, other, preempt):
+    """9: VRRP is cut between the servers (the other server drops VRRP both
+    ways; o2cb, iSCSI and the client's traffic still flow), so both are
+    MASTER. The other server's nfsd waits for the NFS service lock, which
+    the holder's keeps: after the NFS check's lock_wait it gives up the
+    VIP, and stays in FAULT while the lock is held. VRRP comes back: the
+    holder still holds the VIP alone; a restart of the other server's
+    keepalived (what docs/operations.md tells the operator) makes it a
+    backup again."""
+    lab.workload_phase("vrrp-partition")
+    since = time.time()
+    lab.sh(other, VRRP_DROP)
+    try:
+        lab.wait_for(f"{other} to take the VIP too", lambda: other in monitor.latest(since, "vip"), MOVE_TIMEOUT, 0.2)
+        move, _ = moved(lab, monitor, since, before)
+    finally:
+        lab.sh(other, VRRP_UNDROP)
+    # The adverts flow again: no second holder for as long as VRRP would take.
+    time.sleep(3 * ADVERT_INT + 1)
+    if not monitor.holds(before, since):
+        raise LabError(f"vrrp-partition: {before} is not the only VIP holder once VRRP is back")
+    if vrrp_state(lab, other) != "FAULT":
+        raise LabError(f"vrrp-partition: {other} is {vrrp_state(lab, other)}, not FAULT, while {before} holds the lock")
+    lab.sh(other, "systemctl restart keepalived")
+    lab.wait_for(f"{other} to be BACKUP", lambda: vrrp_state(lab, other) == "BACKUP", MOVE_TIMEOUT, 2)
+    return [Move("vrrp-partition", "vrrp-partition", before, before, move)]
+
+
+def vrrp_state(lab, node):
+    return lab.salt(node, "keepalived.state", CONFIG["keepalived"]["instance"])
 
 
 def link_cut(lab, monitor, before, other, preempt):
@@ -286,6 +347,8 @@ SCENARIOS = {
     "keepalived-stopped": keepalived_stopped,
     "target-restarted": target_restarted,
     "switchover": switched_over,
+    "lock-lost": lock_lost,
+    "vrrp-partition": vrrp_partition,
 }
 
 

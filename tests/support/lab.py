@@ -224,6 +224,11 @@ class Monitor:
     def since(self, t):
         return [s for s in list(self.samples) if s["t"] >= t]
 
+    def latest(self, since, key):
+        """The latest sample's ``key`` (vip or nfsd) since ``since``: node ids."""
+        recent = self.since(since)
+        return recent[-1][key] if recent else []
+
     def holds(self, node, since):
         """Whether the latest sample since ``since`` shows ``node`` alone
         holding the VIP, with nfsd serving on it."""
