@@ -34,6 +34,10 @@ PILLAR = yaml.safe_load((ROOT / "pillar/nfsha.sls").read_text())["nfsha"]
 WORKLOAD = "/usr/local/bin/nfsha-workload"
 WORKLOAD_LOG = "/var/tmp/nfsha-workload.log"
 WORKLOAD_CONTROL = "/var/tmp/nfsha-workload.phase"
+# Everything the lab's salt and salt-run printed for the tests and the
+# bench, kept for the secrets check at the end of the e2e tier (with the
+# master's state: lab/down removes it).
+SALT_OUTPUT = STATE / "master/salt-output.log"
 
 
 class LabError(RuntimeError):
@@ -54,6 +58,8 @@ class Lab:
         """``tool`` (salt, salt-run) on the lab's master, its JSON output parsed."""
         options = ["--out=json"] + (["--static"] if tool == "salt" else [])
         ret = subprocess.run([LAB / "master", tool, *options, *args], capture_output=True, text=True, check=False)
+        with SALT_OUTPUT.open("a") as output:
+            output.write(ret.stdout + ret.stderr)
         if check and ret.returncode:
             raise LabError(f"{tool} {' '.join(args)}: {ret.stdout[-4000:]}{ret.stderr[-4000:]}")
         return json.loads(ret.stdout) if ret.stdout.strip() else None
