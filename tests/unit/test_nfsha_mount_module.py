@@ -61,6 +61,13 @@ def test_a_busy_mount_fails_with_umounts_message(module, cmd):
         module.umount("/data")
 
 
+def test_an_umount_of_nothing_fails_with_umounts_message(module, cmd):
+    # Someone unmounted it between the state's look at the mounts and umount.
+    cmd.answers[tuple(UMOUNT)] = failed("mount/umount-not-mounted.stderr")
+    with pytest.raises(CommandExecutionError, match=r"^umount: /data: not mounted\.$"):
+        module.umount("/data")
+
+
 def test_a_failed_mount_keeps_mount_nfs4s_own_message(module, cmd):
     cmd.answers[tuple(MOUNT)] = failed("mount/mount-nfs4-no-nfs.stderr")
     with pytest.raises(CommandExecutionError, match=r"^mount\.nfs4: No such device$"):
