@@ -317,51 +317,26 @@ def _iscsiadm(*args, accept=(), quiet=False, redact="", call_timeout=None):
     output out of Salt's logs; ``redact`` is masked in the error.
     ``call_timeout``: seconds iscsiadm may take (default CALL_TIMEOUT).
     """
-    timeout = _call_timeout(call_timeout)
-    ret = __salt__["cmd.run_all"](
+    timeout = __utils__["nfsha_calls.seconds"](call_timeout, CALL_TIMEOUT)
+    ret = __utils__["nfsha_calls.run_all"](
+        __salt__["cmd.run_all"],
         ["iscsiadm", *args],
-        python_shell=False,
+        timeout,
+        _subcommand(args),
+        "hung iscsid?",
         # Codes in accept are answers, not failures: this function decides.
         ignore_retcode=True,
         output_loglevel="quiet" if quiet else "debug",
-        timeout=timeout,
     )
-    if _timed_out(ret, timeout):
-        raise CommandExecutionError(
-            f"{_subcommand(args)} did not answer within {timeout} s (hung iscsid?)"
-        )
     if ret["retcode"] and ret["retcode"] not in accept:
         message = ret["stderr"] or ret["stdout"] or f"iscsiadm exited with {ret['retcode']}"
         raise CommandExecutionError(message.replace(redact, MASK) if redact else message)
     return ret
 
 
-def _call_timeout(call_timeout):
-    if call_timeout is None:
-        return CALL_TIMEOUT
-    # 0 would mean no limit to cmd.run_all.
-    number = isinstance(call_timeout, (int, float)) and not isinstance(call_timeout, bool)
-    if not number or call_timeout <= 0:
-        raise SaltInvocationError(
-            f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
-        )
-    return call_timeout
-
-
 def _login_timeout(call_timeout):
     # Discovery, login and logout wait for iscsid and the target.
     return LOGIN_TIMEOUT if call_timeout is None else call_timeout
-
-
-def _timed_out(ret, timeout):
-    # What cmd.run_all answers when it killed the program at its timeout
-    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
-    # command line, secrets included, with this suffix.
-    return (
-        ret["retcode"] == 1
-        and not ret["stderr"]
-        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
-    )
 
 
 def _subcommand(args):

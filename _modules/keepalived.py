@@ -418,16 +418,7 @@ def _daemon_tmpdir(pid):
 
 def _run_all(cmd, what, **kwargs):
     """cmd.run_all within CALL_TIMEOUT; ``what`` names the call in the error."""
-    ret = __salt__["cmd.run_all"](cmd, python_shell=False, timeout=CALL_TIMEOUT, **kwargs)
-    # What cmd.run_all answers when it killed the program at its timeout
-    # (salt.utils.timed_subprocess): retcode 1, the command line on stdout.
-    if (
-        ret["retcode"] == 1
-        and not ret["stderr"]
-        and ret["stdout"].endswith(f" : Timed out after {CALL_TIMEOUT} seconds")
-    ):
-        raise CommandExecutionError(f"{what} did not answer within {CALL_TIMEOUT} s")
-    return ret
+    return __utils__["nfsha_calls.run_all"](__salt__["cmd.run_all"], cmd, CALL_TIMEOUT, what, **kwargs)
 
 
 def _signum(name):

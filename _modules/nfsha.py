@@ -1018,7 +1018,7 @@ def _check_lock_wait(config, problems):
 
 
 # The programs whose bound pillar sets (nfsha:call_timeouts), in seconds.
-CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs")
+CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs", "mount")
 
 
 def _check_call_timeouts(config, problems):

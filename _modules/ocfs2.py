@@ -575,34 +575,14 @@ def _run(*argv, call_timeout=None, stdin=None):
 
 def _run_all(argv, call_timeout, **kwargs):
     """cmd.run_all on ``argv`` within ``call_timeout`` seconds, or CommandExecutionError."""
-    timeout = _call_timeout(call_timeout)
-    ret = __salt__["cmd.run_all"](argv, python_shell=False, timeout=timeout, **kwargs)
-    if _timed_out(ret, timeout):
-        raise CommandExecutionError(
-            f"{_what(argv)} did not answer within {timeout} s ({_HUNG.get(argv[0], 'hung disk?')})"
-        )
-    return ret
+    return __utils__["nfsha_calls.run_all"](
+        __salt__["cmd.run_all"], argv, _call_timeout(call_timeout), _what(argv),
+        _HUNG.get(argv[0], "hung disk?"), **kwargs,
+    )
 
 
 def _call_timeout(value, default=CALL_TIMEOUT, argument="call_timeout"):
-    if value is None:
-        return default
-    # 0 would mean no limit to cmd.run_all.
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or value <= 0:
-        raise SaltInvocationError(f"{argument}: {value!r} is not a number of seconds above 0")
-    return value
-
-
-def _timed_out(ret, timeout):
-    # What cmd.run_all answers when it killed the program at its timeout
-    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
-    # command line with this suffix.
-    return (
-        ret["retcode"] == 1
-        and not ret["stderr"]
-        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
-    )
+    return __utils__["nfsha_calls.seconds"](value, default, argument)
 
 
 def _what(argv):

@@ -520,42 +520,17 @@ def _tgtadm(*args, call_timeout=None, hide=False):
 
 def _run(cmd, what, call_timeout, hide=False):
     """Run ``cmd`` (``what`` names it in errors, never with a secret); its stdout."""
-    timeout = _call_timeout(call_timeout)
-    ret = __salt__["cmd.run_all"](
-        cmd, python_shell=False, output_loglevel="quiet" if hide else "debug", timeout=timeout
+    hint = "hung tgtd?" if cmd[0] in ("tgtadm", "tgt-admin") else "hung device?"
+    timeout = __utils__["nfsha_calls.seconds"](call_timeout, CALL_TIMEOUT)
+    ret = __utils__["nfsha_calls.run_all"](
+        __salt__["cmd.run_all"], cmd, timeout, what, hint, output_loglevel="quiet" if hide else "debug"
     )
-    if _timed_out(ret, timeout):
-        hint = "hung tgtd?" if cmd[0] in ("tgtadm", "tgt-admin") else "hung device?"
-        raise CommandExecutionError(f"{what} did not answer within {timeout} s ({hint})")
     if ret["retcode"]:
         # tgtadm explains on stderr; tgt-admin ends its stdout with the
         # failed command or its own complaint.
         tail = ret["stdout"].strip().splitlines()[-3:]
         raise CommandExecutionError(_mask("\n".join([ret["stderr"].strip(), *tail]).strip()))
     return ret["stdout"]
-
-
-def _call_timeout(call_timeout):
-    if call_timeout is None:
-        return CALL_TIMEOUT
-    # 0 would mean no limit to cmd.run_all.
-    number = isinstance(call_timeout, (int, float)) and not isinstance(call_timeout, bool)
-    if not number or call_timeout <= 0:
-        raise SaltInvocationError(
-            f"call_timeout: {call_timeout!r} is not a number of seconds above 0"
-        )
-    return call_timeout
-
-
-def _timed_out(ret, timeout):
-    # What cmd.run_all answers when it killed the program at its timeout
-    # (salt.utils.timed_subprocess): retcode 1 and, on stdout, the whole
-    # command line, secrets included, with this suffix.
-    return (
-        ret["retcode"] == 1
-        and not ret["stderr"]
-        and ret["stdout"].endswith(f" : Timed out after {timeout} seconds")
-    )
 
 
 def _mask(text):

@@ -6,7 +6,9 @@ Cluster-wide checks of the nfsha orchestration.
 servers which of them holds the virtual IP; ``service_on_master`` runs a
 service (nfs-server) on the server whose keepalived is MASTER and stops it
 on the others; ``mount_released`` unmounts a client's mount whose server address
-is no longer the VIP's, while the old address still answers.
+is no longer the VIP's, while the old address still answers; ``mounted``
+mounts a client's NFS mount. Both bound mount and umount (``call_timeout``):
+a server that does not answer fails the state instead of hanging it.
 
 .. code-block:: yaml
 
@@ -29,8 +31,19 @@ is no longer the VIP's, while the old address still answers.
       nfsha.mount_released:
         - name: /data
         - device: 192.168.56.10:/data
+        - call_timeout: 150
+
+    nfsha-client-/data-mounted:
+      nfsha.mounted:
+        - name: /data
+        - device: 192.168.56.10:/data
+        - fstype: nfs4
+        - opts: [rw, hard, _netdev]
+        - mkmnt: True
+        - call_timeout: 150
 """
 
+import os.path
 import time
 
 from salt.exceptions import CommandExecutionError
@@ -182,23 +195,27 @@ def mod_watch(name, sfun=None, reload=False, start_timeout=60, **kwargs):
     return ret
 
 
-def mount_released(name, device):
+def mount_released(name, device, call_timeout=None):
     """
     Unmount ``name`` when it is mounted from anything but ``device``, so that
-    a ``mount.mounted`` after it mounts ``device`` there. Not mounted, or
-    mounted from ``device``: nothing to do.
+    a mount after it mounts ``device`` there. Not mounted, or mounted from
+    ``device``: nothing to do.
 
     The orchestration runs it on the clients before keepalived moves the VIP
     to a new address: the old address still answers, so the hard NFS mount
     unmounts cleanly, which it would not once the address is gone (umount
-    would wait for the server for ever). A mount in use fails the state, and
-    so stops the orchestration before the VIP moves.
+    would wait for the server). A mount in use, or an umount that outlasts
+    ``call_timeout``, fails the state, and so stops the orchestration before
+    the VIP moves. No second try.
 
     name
         The mount point.
 
     device
         What it should be mounted from, e.g. ``192.168.56.10:/data``.
+
+    call_timeout
+        Seconds umount may take (default: nfsha_mount's, 150).
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     mounted = __salt__["mount.active"]().get(name)
@@ -213,11 +230,81 @@ def mount_released(name, device):
     if __opts__["test"]:
         ret.update(result=None, changes=changes, comment=f"{name} would be unmounted from {old}")
         return ret
-    out = __salt__["mount.umount"](name)
-    if out is not True:
-        return _failed(ret, f"Cannot unmount {name}: {out}")
+    failure = _unmount(name, old, call_timeout)
+    if failure:
+        return _failed(ret, failure)
     ret.update(changes=changes, comment=f"{name} unmounted from {old}")
     return ret
+
+
+def mounted(name, device, fstype, opts=None, mkmnt=False, call_timeout=None):
+    """
+    Mount ``device`` on ``name``, each mount and umount bounded by
+    ``call_timeout``: a server that does not answer fails the state after
+    that many seconds (no second try), where Salt's ``mount.mounted`` would
+    wait for it for ever. Mounted from ``device``: nothing to do (options
+    that differ take effect at the next mount: nfs(5), most NFS options
+    cannot change on a remount). Mounted from anything else: unmounted
+    first. ``mount.fstab_present`` keeps the fstab line.
+
+    name
+        The mount point.
+
+    device
+        What to mount, e.g. ``192.168.56.10:/data``.
+
+    fstype
+        Its file system type, e.g. ``nfs4``.
+
+    opts
+        Its mount options, a list.
+
+    mkmnt
+        Create the mount point when it is missing.
+
+    call_timeout
+        Seconds mount (and umount) may take (default: nfsha_mount's, 150).
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    # /proc/self/mounts only: the mount point itself is never looked at
+    # while mounted (a stat waits for a server that does not answer).
+    current = __salt__["mount.active"]().get(name)
+    if current is not None and current["device"] == device:
+        ret["comment"] = f"{name} is mounted from {device}"
+        return ret
+    old = current["device"] if current else None
+    changes = {"mounted": {"old": old, "new": device}}
+    if __opts__["test"]:
+        first = f"unmounted from {old} and " if old else ""
+        ret.update(result=None, changes=changes, comment=f"{name} would be {first}mounted from {device}")
+        return ret
+    if old:
+        failure = _unmount(name, old, call_timeout)
+        if failure:
+            return _failed(ret, failure)
+    if mkmnt and not os.path.isdir(name):
+        __salt__["file.mkdir"](name)
+    try:
+        __salt__["nfsha_mount.mount"](name, device, fstype, opts, call_timeout=call_timeout)
+    except CommandExecutionError as exc:
+        if old:
+            ret["changes"] = {"unmounted": {"old": old, "new": None}}
+        return _failed(ret, f"Cannot mount {device} on {name}: {exc}")
+    now = __salt__["mount.active"]().get(name)
+    if now is None or now["device"] != device:
+        # mount.nfs with bg: it went on trying in the background.
+        return _failed(ret, f"mount exited 0 but {name} is not mounted from {device}")
+    ret.update(changes=changes, comment=f"{name} mounted from {device}")
+    return ret
+
+
+def _unmount(name, device, call_timeout):
+    """Unmount ``name`` (mounted from ``device``): None, or why it could not."""
+    try:
+        __salt__["nfsha_mount.umount"](name, call_timeout=call_timeout)
+    except CommandExecutionError as exc:
+        return f"Cannot unmount {name} from {device}: {exc}"
+    return None
 
 
 def _holders(address, nodes):

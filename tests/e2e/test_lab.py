@@ -183,14 +183,17 @@ def test_changing_the_vip_address_moves_the_service_and_the_clients_mount(lab, f
     assert sorted(changes(steps)) == sorted([
         *(f"{s} {KEEPALIVED_CONF}" for s in SERVERS),
         "client nfsha_|-nfsha-client-release-/data-released_|-/data_|-mount_released",
-        "client mount_|-nfsha-client-/data-mounted_|-/data_|-mounted",
+        f"client mount_|-nfsha-client-/data-in-fstab_|-{new_vip}:/data_|-fstab_present",
+        "client nfsha_|-nfsha-client-/data-mounted_|-/data_|-mounted",
     ])
     status = lab.master("salt-run", "nfsha.status")
     assert (status["vip"], status["vip_holders"]) == (new_vip, [holder])
     for server in SERVERS:
         assert VIP not in lab.sh(server, "ip -o address show"), server
     assert status["nodes"]["client"]["nfs_mounts"] == {"/data": f"{new_vip}:/data"}
-    assert f"{new_vip}:/data" in lab.sh("client", "cat /etc/fstab")
+    # The mount point's line replaced (fstab_present matches nfs4 lines by mount point).
+    fstab = lab.sh("client", "cat /etc/fstab")
+    assert f"{new_vip}:/data" in fstab and f"{VIP}:/data" not in fstab
     assert lab.sh("client", f"cat /data/e2e-{token}", user=WRITER) == token
 
 

@@ -65,7 +65,7 @@ def test_every_minion_renders_the_states_of_its_role(highstates):
             "nfsha-keepalived-service-running",
         } <= ids
         assert "nfsha-iscsi-target-present" not in ids
-    assert "nfsha-client-/data-mounted" in highstates["client"]
+    assert {"nfsha-client-/data-in-fstab", "nfsha-client-/data-mounted"} <= set(highstates["client"])
     assert not any(i.startswith(("nfsha-ocfs2", "nfsha-keepalived")) for i in highstates["client"])
 
 
@@ -97,7 +97,7 @@ def test_secret_files_are_written_0600(highstates):
     assert {"mode": "0600"} in initiator_name
 
 
-def test_every_state_that_runs_a_program_gets_its_bound_from_pillar(highstates):
+def test_every_state_that_runs_a_program_gets_its_bound_from_pillar(highstates, salt_cli):
     bounds = yaml.safe_load((ROOT / "formula/nfsha/defaults.yaml").read_text())["nfsha"]["call_timeouts"]
     expected = {
         ("iscsi", "nfsha-iscsi-target-present", "tgt"): {"call_timeout": bounds["tgtadm"]},
@@ -111,11 +111,19 @@ def test_every_state_that_runs_a_program_gets_its_bound_from_pillar(highstates):
         },
         ("nfs2", "nfsha-ocfs2-mounts-partitions-visible", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
         ("nfs2", "nfsha-ocfs2-mounts-data-identified", "ocfs2"): {"call_timeout": bounds["ocfs2"]},
+        ("client", "nfsha-client-/data-mounted", "nfsha"): {"call_timeout": bounds["mount"]},
     }
     for (minion_id, state_id, module), args in expected.items():
         given = highstates[minion_id][state_id][module]
         for key, value in args.items():
             assert {key: value} in given, (state_id, key)
+    # The client's mount is the formula's bounded one, not Salt's mount.mounted.
+    assert "mount" not in highstates["client"]["nfsha-client-/data-mounted"]
+    # The orchestration's release step, outside any highstate.
+    release = salt_cli.run("state.show_sls", "nfsha.client.release", minion_tgt="client")
+    assert release.returncode == 0, release
+    released = release.data["nfsha-client-release-/data-released"]["nfsha"]
+    assert {"call_timeout": bounds["mount"]} in released
 
 
 @pytest.fixture(scope="module")

@@ -99,11 +99,11 @@ def lab():
 @pytest.fixture(scope="module")
 def salt_call(lab, tmp_path_factory):
     """Run ``salt-call --local`` in a namespace with private dirs and only
-    this project's keepalived modules."""
+    this project's keepalived modules (and the utils they call)."""
     base = tmp_path_factory.mktemp("salt")
-    for kind in ("_modules", "_states"):
+    for kind, name in (("_modules", "keepalived"), ("_states", "keepalived"), ("_utils", "nfsha_calls")):
         (base / "ext" / kind).mkdir(parents=True)
-        (base / "ext" / kind / "keepalived.py").symlink_to(ROOT / kind / "keepalived.py")
+        (base / "ext" / kind / f"{name}.py").symlink_to(ROOT / kind / f"{name}.py")
     (base / "srv" / "ka").mkdir(parents=True)
     (base / "srv" / "ka" / "keepalived.conf.jinja").write_text(TEMPLATE)
     config = {

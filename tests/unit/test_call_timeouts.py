@@ -18,13 +18,14 @@ def with_call_timeouts(value):
 
 def test_the_defaults_are_valid_and_the_modules_own():
     assert problems(lab_pillar()) == []
-    modules = {name: load_salt_module("_modules", name) for name in ("tgt", "iscsiadm", "ocfs2")}
+    modules = {name: load_salt_module("_modules", name) for name in ("tgt", "iscsiadm", "ocfs2", "nfsha_mount")}
     assert DEFAULTS["nfsha"]["call_timeouts"] == {
         "tgtadm": modules["tgt"].CALL_TIMEOUT,
         "iscsiadm": modules["iscsiadm"].CALL_TIMEOUT,
         "iscsi_login": modules["iscsiadm"].LOGIN_TIMEOUT,
         "ocfs2": modules["ocfs2"].CALL_TIMEOUT,
         "mkfs": modules["ocfs2"].MKFS_TIMEOUT,
+        "mount": modules["nfsha_mount"].CALL_TIMEOUT,
     }
 
 
@@ -32,6 +33,9 @@ def test_the_defaults_are_valid_and_the_modules_own():
     ("value", "expected"),
     [
         ({"mkfs": 3600, "tgtadm": 1}, None),
+        ({"mount": 30}, None),
+        ({"mount": 0}, "nfsha:call_timeouts:mount: 0 is out of range 1-86400"),
+        ({"mount": 150.5}, "nfsha:call_timeouts:mount: must be int, not float 150.5"),
         ({"mkfs": 0}, "nfsha:call_timeouts:mkfs: 0 is out of range 1-86400"),
         ({"iscsi_login": 86401}, "nfsha:call_timeouts:iscsi_login: 86401 is out of range 1-86400"),
         ({"tgtadm": "10s"}, "nfsha:call_timeouts:tgtadm: must be int, not str '10s'"),

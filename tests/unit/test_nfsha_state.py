@@ -1,19 +1,21 @@
 """
-nfsha.mount_released with a mocked loader: which mounts it releases, what it
-asks Salt's mount module to do, and what it reports. The mount.active
-entries are trimmed from its answer on the lab's client.
+nfsha.mount_released and nfsha.mounted with a mocked loader: which mounts
+they release or mount, what they ask the bounded nfsha_mount module to do,
+and what they report. The mount.active entries are trimmed from its answer
+on the lab's client. Then nfsha.service_on_master.
 """
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, call
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.conftest import load_salt_module
+from tests.conftest import load_salt_module, recorded, timed_out
 
 nfsha = load_salt_module("_states", "nfsha")
 
 VIP_DATA = "192.168.56.10:/data"
 OLD_DATA = "192.168.56.9:/data"
+OPTS = ["rw", "hard", "_netdev"]
 
 
 def active(device):
@@ -23,6 +25,9 @@ def active(device):
     }
 
 
+NOT_MOUNTED = {"/": active(VIP_DATA)["/"]}
+
+
 @pytest.fixture
 def opts():
     return {"test": False}
@@ -30,7 +35,12 @@ def opts():
 
 @pytest.fixture
 def salt():
-    return {"mount.active": MagicMock(return_value=active(VIP_DATA)), "mount.umount": MagicMock(return_value=True)}
+    return {
+        "mount.active": MagicMock(return_value=active(VIP_DATA)),
+        "nfsha_mount.umount": MagicMock(return_value=True),
+        "nfsha_mount.mount": MagicMock(return_value=True),
+        "file.mkdir": MagicMock(return_value=True),
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -39,26 +49,33 @@ def loader(monkeypatch, opts, salt):
     monkeypatch.setattr(nfsha, "__salt__", salt, raising=False)
 
 
+def bounded_mount_module(answers):
+    """The real nfsha_mount over a cmd.run_all that gives ``answers[argv[0]]``."""
+    module = load_salt_module("_modules", "nfsha_mount")
+    module.__salt__ = {"cmd.run_all": lambda argv, **kwargs: answers[argv[0]]}
+    return module
+
+
 def test_a_mount_from_the_vip_is_left_alone(salt):
     ret = nfsha.mount_released("/data", VIP_DATA)
     assert ret == {"name": "/data", "changes": {}, "result": True, "comment": f"/data is mounted from {VIP_DATA}"}
-    salt["mount.umount"].assert_not_called()
+    salt["nfsha_mount.umount"].assert_not_called()
 
 
 def test_nothing_mounted_is_left_alone(salt):
-    salt["mount.active"].return_value = {"/": active(VIP_DATA)["/"]}
+    salt["mount.active"].return_value = NOT_MOUNTED
     ret = nfsha.mount_released("/data", VIP_DATA)
     assert (ret["result"], ret["changes"], ret["comment"]) == (True, {}, "/data is not mounted")
-    salt["mount.umount"].assert_not_called()
+    salt["nfsha_mount.umount"].assert_not_called()
 
 
-def test_a_mount_from_an_old_address_is_unmounted(salt):
+def test_a_mount_from_an_old_address_is_unmounted_within_the_bound(salt):
     salt["mount.active"].return_value = active(OLD_DATA)
-    ret = nfsha.mount_released("/data", VIP_DATA)
+    ret = nfsha.mount_released("/data", VIP_DATA, call_timeout=150)
     assert ret["result"] is True
     assert ret["changes"] == {"unmounted": {"old": OLD_DATA, "new": None}}
     assert ret["comment"] == f"/data unmounted from {OLD_DATA}"
-    salt["mount.umount"].assert_called_once_with("/data")
+    salt["nfsha_mount.umount"].assert_called_once_with("/data", call_timeout=150)
 
 
 def test_under_test_it_says_what_it_would_unmount(opts, salt):
@@ -68,17 +85,128 @@ def test_under_test_it_says_what_it_would_unmount(opts, salt):
     assert ret["result"] is None
     assert ret["changes"] == {"unmounted": {"old": OLD_DATA, "new": None}}
     assert ret["comment"] == f"/data would be unmounted from {OLD_DATA}"
-    salt["mount.umount"].assert_not_called()
+    salt["nfsha_mount.umount"].assert_not_called()
 
 
 def test_a_busy_mount_fails_with_umounts_message(salt):
     salt["mount.active"].return_value = active(OLD_DATA)
-    # What Salt's mount.umount returns when umount fails: its stderr.
-    salt["mount.umount"].return_value = "umount.nfs4: /data: device is busy"
+    salt["nfsha_mount.umount"].side_effect = CommandExecutionError(recorded("mount/umount-busy.stderr").strip())
     ret = nfsha.mount_released("/data", VIP_DATA)
     assert ret["result"] is False
     assert ret["changes"] == {}
-    assert ret["comment"] == "Cannot unmount /data: umount.nfs4: /data: device is busy"
+    assert ret["comment"] == f"Cannot unmount /data from {OLD_DATA}: umount: /data: target is busy."
+
+
+def test_an_umount_the_old_server_never_answers_fails_with_what_hung_and_how_long(salt):
+    salt["mount.active"].return_value = active(OLD_DATA)
+    umount = ["umount", "--internal-only", "/data"]
+    salt["nfsha_mount.umount"] = bounded_mount_module({"umount": timed_out(umount, 150)}).umount
+    ret = nfsha.mount_released("/data", VIP_DATA, call_timeout=150)
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == (
+        f"Cannot unmount /data from {OLD_DATA}: umount /data did not answer within 150 s (server not answering?)"
+    )
+
+
+# --- mounted: the client's NFS mount, bounded ---
+
+
+def mounts_after(salt, *answers):
+    """mount.active gives each answer in turn (before the mount, after it)."""
+    salt["mount.active"].side_effect = list(answers)
+
+
+def test_a_mount_from_the_device_is_left_alone(salt):
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS, mkmnt=True, call_timeout=150)
+    assert ret == {"name": "/data", "changes": {}, "result": True, "comment": f"/data is mounted from {VIP_DATA}"}
+    salt["nfsha_mount.mount"].assert_not_called()
+    salt["nfsha_mount.umount"].assert_not_called()
+    salt["file.mkdir"].assert_not_called()
+
+
+def test_an_unmounted_device_is_mounted_within_the_bound(salt, tmp_path):
+    mount_point = str(tmp_path / "data")
+    mounts_after(salt, NOT_MOUNTED, {mount_point: active(VIP_DATA)["/data"]})
+    ret = nfsha.mounted(mount_point, VIP_DATA, "nfs4", OPTS, mkmnt=True, call_timeout=150)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"mounted": {"old": None, "new": VIP_DATA}}
+    assert ret["comment"] == f"{mount_point} mounted from {VIP_DATA}"
+    salt["file.mkdir"].assert_called_once_with(mount_point)
+    salt["nfsha_mount.mount"].assert_called_once_with(mount_point, VIP_DATA, "nfs4", OPTS, call_timeout=150)
+    salt["nfsha_mount.umount"].assert_not_called()
+
+
+def test_an_existing_mount_point_is_not_made_again(salt, tmp_path):
+    mounts_after(salt, NOT_MOUNTED, {str(tmp_path): active(VIP_DATA)["/data"]})
+    assert nfsha.mounted(str(tmp_path), VIP_DATA, "nfs4", OPTS, mkmnt=True)["result"] is True
+    salt["file.mkdir"].assert_not_called()
+
+
+def test_a_mount_from_an_old_address_is_unmounted_then_mounted(salt):
+    mounts_after(salt, active(OLD_DATA), active(VIP_DATA))
+    calls = MagicMock()
+    calls.attach_mock(salt["nfsha_mount.umount"], "umount")
+    calls.attach_mock(salt["nfsha_mount.mount"], "mount")
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS, call_timeout=150)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"mounted": {"old": OLD_DATA, "new": VIP_DATA}}
+    assert ret["comment"] == f"/data mounted from {VIP_DATA}"
+    assert calls.mock_calls == [
+        call.umount("/data", call_timeout=150),
+        call.mount("/data", VIP_DATA, "nfs4", OPTS, call_timeout=150),
+    ]
+
+
+def test_under_test_it_says_what_it_would_mount(opts, salt):
+    opts["test"] = True
+    salt["mount.active"].return_value = NOT_MOUNTED
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS, mkmnt=True)
+    assert (ret["result"], ret["comment"]) == (None, f"/data would be mounted from {VIP_DATA}")
+    assert ret["changes"] == {"mounted": {"old": None, "new": VIP_DATA}}
+    salt["mount.active"].return_value = active(OLD_DATA)
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS, mkmnt=True)
+    assert ret["comment"] == f"/data would be unmounted from {OLD_DATA} and mounted from {VIP_DATA}"
+    salt["nfsha_mount.mount"].assert_not_called()
+    salt["nfsha_mount.umount"].assert_not_called()
+    salt["file.mkdir"].assert_not_called()
+
+
+def test_a_server_that_never_answers_fails_the_mount_with_what_hung_and_how_long(salt):
+    salt["mount.active"].return_value = NOT_MOUNTED
+    mount = ["mount", "-t", "nfs4", "-o", ",".join(OPTS), VIP_DATA, "/data"]
+    salt["nfsha_mount.mount"] = bounded_mount_module({"mount": timed_out(mount, 150)}).mount
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS, call_timeout=150)
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == (
+        f"Cannot mount {VIP_DATA} on /data: mount /data did not answer within 150 s (server not answering?)"
+    )
+
+
+def test_a_refused_mount_fails_with_mount_nfs4s_own_message(salt):
+    mounts_after(salt, active(OLD_DATA))
+    salt["nfsha_mount.mount"].side_effect = CommandExecutionError(recorded("mount/mount-nfs4-no-nfs.stderr").strip())
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS)
+    assert ret["result"] is False
+    assert ret["comment"] == f"Cannot mount {VIP_DATA} on /data: mount.nfs4: No such device"
+    # The old mount is gone all the same: the changes say so.
+    assert ret["changes"] == {"unmounted": {"old": OLD_DATA, "new": None}}
+
+
+def test_an_old_mount_that_does_not_unmount_is_never_mounted_over(salt):
+    salt["mount.active"].return_value = active(OLD_DATA)
+    salt["nfsha_mount.umount"].side_effect = CommandExecutionError(recorded("mount/umount-busy.stderr").strip())
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS)
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == f"Cannot unmount /data from {OLD_DATA}: umount: /data: target is busy."
+    salt["nfsha_mount.mount"].assert_not_called()
+
+
+def test_a_mount_that_exits_0_without_mounting_fails(salt):
+    # mount.nfs with bg: the first try failed, the rest go on in the background.
+    mounts_after(salt, NOT_MOUNTED, NOT_MOUNTED)
+    ret = nfsha.mounted("/data", VIP_DATA, "nfs4", OPTS + ["bg"])
+    assert (ret["result"], ret["changes"]) == (False, {})
+    assert ret["comment"] == f"mount exited 0 but /data is not mounted from {VIP_DATA}"
 
 
 # --- service_on_master: nfs-server where keepalived is MASTER, and only there ---

@@ -11,15 +11,29 @@ nfsha-client-pkg-installed:
     - refresh: {{ nfsha.pkg_refresh | json }}
 
 {%- for mount in nfsha.client.mounts %}
+{%-   set device = nfsha.vip.address ~ ':' ~ mount.export %}
 
+nfsha-client-{{ mount.mount_point }}-in-fstab:
+  mount.fstab_present:
+    - name: {{ device }}
+    - fs_file: {{ mount.mount_point }}
+    - fs_vfstype: nfs4
+    - fs_mntops: {{ mount.options | json }}
+    # nfsha-client-...-mounted mounts it, within its bound.
+    - mount: False
+    - require:
+      - pkg: nfsha-client-pkg-installed
+
+{#- Not mount.mounted: it waits for mount (and umount) without a limit, and
+    a hard NFSv4 mount of a server that does not answer never returns. #}
 nfsha-client-{{ mount.mount_point }}-mounted:
-  mount.mounted:
+  nfsha.mounted:
     - name: {{ mount.mount_point }}
-    - device: {{ nfsha.vip.address }}:{{ mount.export }}
+    - device: {{ device }}
     - fstype: nfs4
     - opts: {{ mount.options | json }}
     - mkmnt: True
-    - persist: True
+    - call_timeout: {{ nfsha.call_timeouts.mount }}
     - require:
-      - pkg: nfsha-client-pkg-installed
+      - mount: nfsha-client-{{ mount.mount_point }}-in-fstab
 {%- endfor %}

@@ -1,7 +1,8 @@
 {#- Before keepalived moves the VIP (the orchestration's step before it): a
     mount from an address that is no longer the VIP's is unmounted while
-    that address still answers. nfsha.client mounts it again from the VIP
-    once the VIP is held. -#}
+    that address still answers (an umount that outlasts call_timeouts:mount
+    fails the step). nfsha.client mounts it again from the VIP once the VIP
+    is held. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 
@@ -11,4 +12,5 @@ nfsha-client-release-{{ mount.mount_point }}-released:
   nfsha.mount_released:
     - name: {{ mount.mount_point }}
     - device: {{ nfsha.vip.address }}:{{ mount.export }}
+    - call_timeout: {{ nfsha.call_timeouts.mount }}
 {%- endfor %}
