@@ -85,8 +85,9 @@ def salt_minions(salt_master):
     try:
         yield factories
     finally:
-        for factory in factories.values():
-            factory.terminate()
+        # Stopped side by side too: each takes seconds to shut down.
+        with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
+            list(pool.map(lambda f: f.terminate(), factories.values()))
 
 
 # What the formula ships to minions, synced as its first step syncs it
