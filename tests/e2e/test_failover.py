@@ -47,10 +47,24 @@ def figures():
 E2E_SCENARIOS = [s for s in failover.SCENARIOS if s != "nfs-stopped"]
 
 
+@pytest.fixture(scope="module")
+def unfinished():
+    """The scenarios that did not end (run() raised): each leaves the
+    cluster in a state the next scenario cannot start from, and would only
+    wait out its timeouts (minutes each) to fail too."""
+    return []
+
+
 @pytest.mark.parametrize("scenario", E2E_SCENARIOS)
-def test_a_failover_keeps_the_clients_data(lab, first_run, figures, scenario):
-    # run() fails unless the VIP ends on the server the scenario expects.
-    outcomes = failover.run(lab, scenario)
+def test_a_failover_keeps_the_clients_data(lab, first_run, figures, unfinished, scenario):
+    if unfinished:
+        pytest.skip(f"not run: the {unfinished[0]} scenario did not end, the cluster is as it left it")
+    try:
+        # run() fails unless the VIP ends on the server the scenario expects.
+        outcomes = failover.run(lab, scenario)
+    except Exception:
+        unfinished.append(scenario)
+        raise
     figures.extend(dataclasses.asdict(o) for o in outcomes)
     for outcome in outcomes:
         assert outcome.lost == 0, outcome
@@ -66,7 +80,9 @@ def journal(lab, node, unit, since):
     return lab.sh(node, f"journalctl -o cat --since @{since:.0f} -u {unit}")
 
 
-def test_iscsids_reopen_loop_ends_before_ocfs2_fences_the_server(lab, first_run):
+def test_iscsids_reopen_loop_ends_before_ocfs2_fences_the_server(lab, first_run, unfinished):
+    if unfinished:
+        pytest.skip(f"not run: the {unfinished[0]} scenario did not end, the cluster is as it left it")
     boots = {s: failover.boot_id(lab, s) for s in failover.SERVERS}
     for _ in range(LOOP_ATTEMPTS):
         since = time.time()

@@ -97,9 +97,13 @@ class Lab:
         return self.status()["vip_holders"]
 
     def answers(self, minion):
-        """Whether ``minion`` answers Salt (after a reboot, say)."""
-        ret = self.master("salt", "-t", "10", minion, "test.ping", check=False)
-        return bool(ret and ret.get(minion) is True)
+        """Whether ``minion`` answers Salt (after a reboot, say): a ping
+        that gives up after 20 s. Asked through manage.up, whose
+        gather_job_timeout can be short: a salt command to a minion that
+        is down waits out the master's (lab/master: 180 s) after its own."""
+        up = self.master("salt-run", "manage.up", f"tgt={minion}", "timeout=10", "gather_job_timeout=10",
+                         check=False)
+        return minion in (up or [])
 
     # --- the VMs, through libvirt ---
 
