@@ -875,6 +875,9 @@ VOIDING_OPTIONS = {
         " hard mounts make writes wait for the other server",
         "softerr": "gives applications an error when a failover outlasts the retries (nfs(5)):"
         " hard mounts make writes wait for the other server",
+        "bg": "leaves mount.nfs trying in the background when the server does not answer (nfs(5)):"
+        " the state could not tell a mount from a failure; nfsha mounts in the foreground,"
+        " bounded by call_timeouts:mount",
     },
 }
 

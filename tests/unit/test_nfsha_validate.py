@@ -143,6 +143,8 @@ def test_missing_pillar_names_every_required_key():
          "nfsha:exports:0:options: async lets nfsd acknowledge writes before they reach the shared disk"),
         ({"client": {"mounts": [{"mount_point": "/data", "export": "/data", "options": ["rw", "soft"]}]}},
          "nfsha:client:mounts:0:options: soft gives applications an I/O error"),
+        ({"client": {"mounts": [{"mount_point": "/data", "export": "/data", "options": ["rw", "hard", "bg"]}]}},
+         "nfsha:client:mounts:0:options: bg leaves mount.nfs trying in the background"),
         # keepalived
         ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
         ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
