@@ -6,7 +6,10 @@ test=True); they never apply the formula to the host.
 """
 import concurrent.futures
 import json
+import os
+import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -45,8 +48,9 @@ def vip_interface():
 def pillar_root(tmp_path_factory, vip_interface):
     root = tmp_path_factory.mktemp("pillar")
     (root / "top.sls").write_text("base:\n  '*':\n    - nfsha\n    - test_host\n")
-    # pkg_refresh: false keeps pkg.installed's test run from refreshing the
-    # host's package lists from the mirrors.
+    # pkg_refresh: false, as a site without a mirror would set it (Salt's
+    # test run of pkg.installed refreshes anyway for a package the host
+    # lacks: offline_apt keeps that on loopback).
     (root / "test_host.sls").write_text(
         f"nfsha:\n  pkg_refresh: false\n  vip:\n    interface: {vip_interface}\n"
     )
@@ -70,12 +74,34 @@ def salt_master(salt_factories, pillar_root):
 
 
 @pytest.fixture(scope="session")
-def salt_minions(salt_master):
+def offline_apt(salt_factories_config):
+    """An APT_CONFIG for the minions that sends apt's downloads to a
+    loopback port of this fixture's, where nothing listens: planning
+    (test=True) never reaches the package mirrors. Salt 3008.4's
+    pkg.installed runs pkg.latest_version, which runs `apt-get update`,
+    for each package the host lacks (chrony here) even with refresh off
+    (salt/states/pkg.py, _get_installable_versions); with this, apt says
+    it could not connect and keeps the lists it has (exit 0, about 3 s)."""
+    # Bound but not listening: the port is ours, and a connection to it is
+    # refused at once.
+    with socket.socket() as port:
+        port.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{port.getsockname()[1]}/"
+        config = pathlib.Path(salt_factories_config["root_dir"]) / "apt-offline.conf"
+        config.write_text(
+            f'Acquire::http::Proxy "{proxy}";\nAcquire::https::Proxy "{proxy}";\nAcquire::Retries "0";\n'
+        )
+        yield {"APT_CONFIG": str(config), "proxy": proxy}
+
+
+@pytest.fixture(scope="session")
+def salt_minions(salt_master, offline_apt):
+    environ = {**os.environ, "APT_CONFIG": offline_apt["APT_CONFIG"]}
     factories = {
         # Logged at trace, Salt's most talkative level short of garbage (which
         # dumps rendered pillar by design): secrets must stay out even there.
         minion_id: salt_master.salt_minion_daemon(
-            minion_id, overrides={"file_client": "remote", "log_level_logfile": "trace"}
+            minion_id, overrides={"file_client": "remote", "log_level_logfile": "trace"}, environ=environ
         )
         for minion_id in MINION_IDS
     }
