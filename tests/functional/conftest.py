@@ -7,7 +7,6 @@ test=True); they never apply the formula to the host.
 import concurrent.futures
 import json
 import os
-import pathlib
 import shutil
 import socket
 import subprocess
@@ -21,10 +20,11 @@ MINION_IDS = ("iscsi", "nfs1", "nfs2", "client")
 
 
 @pytest.fixture(scope="session")
-def salt_factories_config():
+def salt_factories_config(offline_apt):
     # A short root: Salt's AF_UNIX socket paths must stay under 108 bytes.
     root = tempfile.mkdtemp(prefix="nfsha-sf-", dir="/tmp")
-    yield {"root_dir": root}
+    # The daemons' environment: the minions run apt (offline_apt).
+    yield {"root_dir": root, "environ": {**os.environ, "APT_CONFIG": offline_apt["APT_CONFIG"]}}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -74,7 +74,7 @@ def salt_master(salt_factories, pillar_root):
 
 
 @pytest.fixture(scope="session")
-def offline_apt(salt_factories_config):
+def offline_apt(tmp_path_factory):
     """An APT_CONFIG for the minions that sends apt's downloads to a
     loopback port of this fixture's, where nothing listens: planning
     (test=True) never reaches the package mirrors. Salt 3008.4's
@@ -87,7 +87,7 @@ def offline_apt(salt_factories_config):
     with socket.socket() as port:
         port.bind(("127.0.0.1", 0))
         proxy = f"http://127.0.0.1:{port.getsockname()[1]}/"
-        config = pathlib.Path(salt_factories_config["root_dir"]) / "apt-offline.conf"
+        config = tmp_path_factory.mktemp("apt") / "apt-offline.conf"
         config.write_text(
             f'Acquire::http::Proxy "{proxy}";\nAcquire::https::Proxy "{proxy}";\nAcquire::Retries "0";\n'
         )
@@ -95,13 +95,12 @@ def offline_apt(salt_factories_config):
 
 
 @pytest.fixture(scope="session")
-def salt_minions(salt_master, offline_apt):
-    environ = {**os.environ, "APT_CONFIG": offline_apt["APT_CONFIG"]}
+def salt_minions(salt_master):
     factories = {
         # Logged at trace, Salt's most talkative level short of garbage (which
         # dumps rendered pillar by design): secrets must stay out even there.
         minion_id: salt_master.salt_minion_daemon(
-            minion_id, overrides={"file_client": "remote", "log_level_logfile": "trace"}, environ=environ
+            minion_id, overrides={"file_client": "remote", "log_level_logfile": "trace"}
         )
         for minion_id in MINION_IDS
     }

@@ -98,10 +98,12 @@ class Lab:
 
     def answers(self, minion):
         """Whether ``minion`` answers Salt (after a reboot, say): a ping
-        that gives up after 20 s. Asked through manage.up, whose
-        gather_job_timeout can be short: a salt command to a minion that
-        is down waits out the master's (lab/master: 180 s) after its own."""
-        up = self.master("salt-run", "manage.up", f"tgt={minion}", "timeout=10", "gather_job_timeout=10",
+        it has 60 s to answer (a server that has just booted, mounting
+        and starting nfsd, took 20 to 80 s), then 10 s to say it is still
+        at it. Asked through manage.up, whose gather_job_timeout can be
+        short: a salt command to a minion that is down waits out the
+        master's (lab/master: 180 s) after its own timeout."""
+        up = self.master("salt-run", "manage.up", f"tgt={minion}", "timeout=60", "gather_job_timeout=10",
                          check=False)
         return minion in (up or [])
 
