@@ -62,10 +62,14 @@ def unfinished():
     return []
 
 
-@pytest.mark.parametrize("scenario", E2E_SCENARIOS)
-def test_a_failover_keeps_the_clients_data(lab, first_run, figures, unfinished, scenario):
+def skip_after_unfinished(unfinished):
     if unfinished:
         pytest.skip(f"not run: the {unfinished[0]} scenario did not end, the cluster is as it left it")
+
+
+@pytest.mark.parametrize("scenario", E2E_SCENARIOS)
+def test_a_failover_keeps_the_clients_data(lab, first_run, figures, unfinished, scenario):
+    skip_after_unfinished(unfinished)
     try:
         # run() fails unless the VIP ends on the server the scenario expects.
         outcomes = failover.run(lab, scenario)
@@ -91,8 +95,7 @@ def journal(lab, node, unit, since):
 # target-restarted, in make test, restarts the target once.
 @pytest.mark.e2e_extended
 def test_iscsids_reopen_loop_ends_before_ocfs2_fences_the_server(lab, first_run, unfinished):
-    if unfinished:
-        pytest.skip(f"not run: the {unfinished[0]} scenario did not end, the cluster is as it left it")
+    skip_after_unfinished(unfinished)
     boots = {s: failover.boot_id(lab, s) for s in failover.SERVERS}
     for _ in range(LOOP_ATTEMPTS):
         since = time.time()
