@@ -306,6 +306,7 @@ def _derive(config, minion_id):
             }
             for i in servers
         ]
+        ocfs2["fence_keys"] = {i: _fence_key(nodes[i].get("ocfs2_number")) for i in servers}
     iscsi = config.get("iscsi")
     target = nodes.get(targets[0]) if targets else None
     if isinstance(iscsi, dict) and isinstance(target, dict):
@@ -332,6 +333,15 @@ def _derive(config, minion_id):
     me = nodes.get(minion_id)
     config["me"] = dict(me, id=minion_id) if isinstance(me, dict) else None
     return config
+
+
+# A server's SCSI-3 reservation key (nfsha-scsi-fence): "nfsh" and its o2cb
+# node number, so that sg_persist's listing names the server.
+FENCE_KEY_PREFIX = int.from_bytes(b"nfsh") << 32
+
+
+def _fence_key(number):
+    return f"0x{FENCE_KEY_PREFIX | number:016x}" if isinstance(number, int) else None
 
 
 # What a takeover after a crash needs once o2cb has declared the dead
@@ -1021,7 +1031,7 @@ def _check_lock_wait(config, problems):
 
 
 # The programs whose bound pillar sets (nfsha:call_timeouts), in seconds.
-CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs", "mount")
+CALL_TIMEOUTS = ("tgtadm", "iscsiadm", "iscsi_login", "ocfs2", "mkfs", "mount", "scsi_fence")
 
 
 def _check_call_timeouts(config, problems):

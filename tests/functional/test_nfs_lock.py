@@ -8,6 +8,7 @@ nodes (checked in the lab: a lock held on nfs1 kept `flock -w 10` on nfs2
 waiting for the whole 10 s).
 """
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -19,10 +20,13 @@ from tests.support.render import render
 
 @pytest.fixture
 def lock_script(tmp_path):
-    def make(name):
+    # fence: the SCSI fence's command (nfsha-scsi-fence fence-dead) as a
+    # program that succeeds or fails: the fence itself runs in the lab.
+    def make(name, fence="true"):
         script = tmp_path / f"{name}.sh"
         script.write_text(render("salt://nfsha/files/nfs-lock.sh.jinja", {
             "lock_file": tmp_path / "nfs.lock", "pid_file": tmp_path / f"{name}.pid",
+            "scsi_fence_script": shutil.which(fence),
         }))
         script.chmod(0o755)
         return script
@@ -69,3 +73,13 @@ def test_a_second_server_waits_until_the_first_lets_go(lock_script, tmp_path):
     assert _wait(second, 10) == 0
     assert time.monotonic() - started_at < 5
     assert (tmp_path / "second.pid").exists()
+
+
+def test_no_nfsd_while_a_dead_server_is_not_fenced(lock_script, tmp_path):
+    """The lock is taken, but the fence of a server o2cb declared dead
+    fails: the unit's start fails (so nfsd, bound to it, does not start)
+    and the lock is free again."""
+    make, _ = lock_script
+    assert subprocess.run([make("first", fence="false")], timeout=10).returncode != 0
+    assert not (tmp_path / "first.pid").exists()
+    assert subprocess.run(["flock", "-n", tmp_path / "nfs.lock", "true"]).returncode == 0

@@ -22,6 +22,7 @@ nfsha-nfs-dropins-lock-script-managed:
     - context:
         lock_file: {{ nfsha.nfsd.lock_file }}
         pid_file: /run/{{ lock }}.pid
+        scsi_fence_script: {{ nfsha.paths.scsi_fence_script }}
 
 nfsha-nfs-dropins-lock-unit-managed:
   file.managed:

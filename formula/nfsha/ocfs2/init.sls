@@ -1,4 +1,5 @@
 include:
   - .cluster
   - .format
+  - .fence
   - .mounts

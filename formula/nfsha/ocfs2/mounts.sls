@@ -9,10 +9,16 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- set data = nfsha.ocfs2.filesystems.data %}
-{%- set after_o2cb = 'x-systemd.requires=' ~ nfsha.services.o2cb ~ '.service' %}
+{#- At boot a mount waits for o2cb, and for this server's SCSI reservation
+    key (ocfs2/fence.sls). #}
+{%- set requires = [] %}
+{%- for unit in [nfsha.services.o2cb, nfsha.services.scsi_register] %}
+{%-   do requires.append('x-systemd.requires=' ~ unit ~ '.service') %}
+{%- endfor %}
 
 include:
   - {{ tplroot }}.ocfs2.format
+  - {{ tplroot }}.ocfs2.fence
 
 {#- The server that did not write the partition table re-reads it. #}
 nfsha-ocfs2-mounts-partitions-visible:
@@ -48,7 +54,7 @@ nfsha-ocfs2-mounts-{{ fs.name }}-mounted:
     # Resolved when the state runs, after the UUID is recorded.
     - device: __slot__:salt:ocfs2.mount_device({{ fs.partition | json }}, {{ fs.label | json }})
     - fstype: ocfs2
-    - opts: {{ (fs.options + [after_o2cb]) | json }}
+    - opts: {{ (fs.options + requires) | json }}
     # Only in fstab, never among the mounted file system's options.
     - extra_mount_invisible_keys: [x-systemd.requires]
     - mkmnt: True
@@ -60,6 +66,7 @@ nfsha-ocfs2-mounts-{{ fs.name }}-mounted:
       - ocfs2: nfsha-ocfs2-mounts-partitions-visible
       - ocfs2: nfsha-ocfs2-cluster-online
       - ocfs2: {{ identified }}
+      - service: nfsha-ocfs2-fence-registered
 {%- endfor %}
 
 nfsha-ocfs2-mounts-data-directory:

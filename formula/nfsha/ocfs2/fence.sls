@@ -1,0 +1,98 @@
+{#- The SCSI fence: a server that o2cb declared dead (a crash, a frozen VM
+    that later wakes up) cannot write to the shared disk any more, by
+    SCSI-3 persistent reservations on the target, until it has rebooted
+    and registered again before its mounts (docs/design.md, "The SCSI
+    fence"). nfsha-scsi-register runs before the OCFS2 mounts, at boot
+    (fstab) and in a state run (the mounts require it); nfsha-scsi-fenced
+    fences on o2cb's eviction, clears the reservation once every server is
+    back, and reboots this server if it was fenced with OCFS2 mounted. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import nfsha with context %}
+{%- set script = nfsha.paths.scsi_fence_script %}
+
+include:
+  - {{ tplroot }}.iscsi.initiator
+
+nfsha-ocfs2-fence-pkg-installed:
+  pkg.installed:
+    - name: {{ nfsha.pkgs.scsi_fence }}
+    - refresh: {{ nfsha.pkg_refresh | json }}
+
+nfsha-ocfs2-fence-script-managed:
+  file.managed:
+    - name: {{ script }}
+    - source: salt://{{ tplroot }}/files/scsi-fence.sh.jinja
+    - template: jinja
+    - mode: '0755'
+    - context:
+        device: {{ nfsha.iscsi.device }}
+        my_key: {{ nfsha.ocfs2.fence_keys[nfsha.me.id] }}
+        peer_keys:
+{%- for node in nfsha.ocfs2.nodes if node.name != nfsha.me.id %}
+          {{ node.number }}: {{ nfsha.ocfs2.fence_keys[node.name] }}
+{%- endfor %}
+        records_dir: {{ nfsha.paths.scsi_fence_records }}
+        call_timeout: {{ nfsha.call_timeouts.scsi_fence }}
+        # Seconds register waits for the LUN to appear after the login.
+        device_wait: 60
+        # Seconds between two looks at the reservation: how long a fenced
+        # server that wakes up may go on before it reboots.
+        poll_interval: 1
+    - require:
+      - pkg: nfsha-ocfs2-fence-pkg-installed
+
+nfsha-ocfs2-fence-register-unit-managed:
+  file.managed:
+    - name: {{ nfsha.paths.systemd_units }}/{{ nfsha.services.scsi_register }}.service
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (nfsha)
+        [Unit]
+        Description=nfsha: register this server's SCSI reservation key, before its OCFS2 mounts
+        After={{ nfsha.services.iscsid }}.service open-iscsi.service
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart={{ script }} register
+    - require:
+      - file: nfsha-ocfs2-fence-script-managed
+
+nfsha-ocfs2-fence-fenced-unit-managed:
+  file.managed:
+    - name: {{ nfsha.paths.systemd_units }}/{{ nfsha.services.scsi_fenced }}.service
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (nfsha)
+        [Unit]
+        Description=nfsha: fence the servers o2cb declares dead; reboot this one if it was fenced
+        After={{ nfsha.services.iscsid }}.service
+
+        [Service]
+        ExecStart={{ script }} watch
+        Restart=always
+        RestartSec=1
+
+        [Install]
+        WantedBy=multi-user.target
+    - require:
+      - file: nfsha-ocfs2-fence-script-managed
+
+{#- No watch: a restart of the oneshot on a mounted server would register it
+    again, which the script refuses when that server was fenced. #}
+nfsha-ocfs2-fence-registered:
+  service.running:
+    - name: {{ nfsha.services.scsi_register }}
+    - require:
+      - file: nfsha-ocfs2-fence-register-unit-managed
+      - iscsiadm: nfsha-iscsi-initiator-logged-in
+
+nfsha-ocfs2-fence-fenced-running:
+  service.running:
+    - name: {{ nfsha.services.scsi_fenced }}
+    - enable: True
+    - require:
+      - service: nfsha-ocfs2-fence-registered
+    - watch:
+      - file: nfsha-ocfs2-fence-script-managed
+      - file: nfsha-ocfs2-fence-fenced-unit-managed
