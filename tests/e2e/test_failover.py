@@ -4,7 +4,8 @@ client writes numbered, fsync'ed records through the VIP while a server
 loses its power, its nfs-server, its cable, its keepalived or the process
 that holds the NFS service lock, while the iSCSI target restarts, while
 VRRP is cut between the servers, and while an operator switches the
-service over;
+service over, and while the holder is frozen past o2cb's dead time (the
+SCSI fence keeps it from writing once it wakes up);
 and iscsid's reopen loop after a target restart (open-iscsi #387) ends
 before OCFS2 fences the server.
 Each time the VIP ends where the preemption setting says, no acknowledged
@@ -27,6 +28,12 @@ _NFS_CHECK = failover.CONFIG["keepalived"]["nfs_check"]
 VIP_OVERLAP_S = {
     "vrrp-partition": _NFS_CHECK["lock_wait"] + (_NFS_CHECK["fall"] + 1) * _NFS_CHECK["interval"] + VRRP_HANDOVER_S,
 }
+# A frozen holder that wakes up still answers on the NFS port (and as
+# MASTER, for the VIP) until its fence daemon's next look at the
+# reservation reboots it: its writes fail at the target meanwhile.
+FENCED_REBOOT_S = 10
+NFSD_OVERLAP_S = {"frozen-holder": FENCED_REBOOT_S}
+VIP_OVERLAP_S["frozen-holder"] = FENCED_REBOOT_S
 # Target restarts until one leaves a session in iscsid's reopen loop: a
 # quarter to a half of the sessions were, per restart (docs/failover.md).
 LOOP_ATTEMPTS = 8
@@ -44,10 +51,10 @@ def figures():
 # and the tier's time has to stay within CI's budget (docs/testing.md).
 # vrrp-partition is where a second nfsd waits for the lock while the
 # holder serves. make test (CI) leaves out what another scenario of its
-# covers, for time: link-cut (the holder fenced and rebooted, as after
-# power-off) and keepalived-stopped (a planned move, as switchover);
-# make test-e2e runs them.
-EXTENDED = {"link-cut", "keepalived-stopped"}
+# covers, for time: power-off and link-cut (the holder declared dead,
+# fenced and rebooted, as frozen-holder's) and keepalived-stopped (a
+# planned move, as switchover); make test-e2e runs them.
+EXTENDED = {"power-off", "link-cut", "keepalived-stopped"}
 E2E_SCENARIOS = [
     pytest.param(s, marks=[pytest.mark.e2e_extended] if s in EXTENDED else [])
     for s in failover.SCENARIOS if s != "nfs-stopped"
@@ -79,7 +86,7 @@ def test_a_failover_keeps_the_clients_data(lab, first_run, figures, unfinished, 
     figures.extend(dataclasses.asdict(o) for o in outcomes)
     for outcome in outcomes:
         assert outcome.lost == 0, outcome
-        assert outcome.nfsd_overlap_s == 0, outcome
+        assert outcome.nfsd_overlap_s <= NFSD_OVERLAP_S.get(scenario, 0), outcome
         # Two VIP holders only while VRRP hands over (the old master lets
         # go when it hears the new one's advert), or, with VRRP cut, until
         # the server without the NFS service lock gives up (its NFS check).

@@ -192,7 +192,9 @@ def test_nfsd_on_the_vip_holder_only(highstates, tmp_path):
     assert '[ "$waited" -lt 80 ] && exit 0' in check
     assert "flock -n /var/lib/nfs/.nfsha-nfs.lock true || exit 1" in check
     assert check.count("systemctl") == 1
-    assert "exec 9>>/var/lib/nfs/.nfsha-nfs.lock\nflock 9\nsleep infinity &" in lock
+    # nfsd starts only once every server o2cb declared dead is fenced.
+    assert ("exec 9>>/var/lib/nfs/.nfsha-nfs.lock\nflock 9\n/usr/local/sbin/nfsha-scsi-fence fence-dead\n"
+            "sleep infinity &") in lock
     units = artifacts(highstates["nfs1"])
     dropin = units[("file.managed", "/etc/systemd/system/nfs-server.service.d/nfsha.conf")]["contents"]
     # Bound to the lock: nfsd stops whenever the lock's holder dies.
@@ -264,14 +266,36 @@ def test_cluster_conf(highstates):
         assert ocfs2.render_cluster_conf("ocfs", args["nodes"]) == expected
 
 
-def test_ocfs2_mounts_wait_for_o2cb_at_boot(highstates):
+def test_ocfs2_mounts_wait_for_o2cb_and_the_fence_key_at_boot(highstates):
     # Found in the lab: a mount before o2cb has registered the cluster fails
-    # ("Cluster name is invalid while trying to join the group").
+    # ("Cluster name is invalid while trying to join the group"). A server
+    # registers its SCSI reservation key before it mounts: after a fence,
+    # that is what lets it write again.
     for server in ("nfs1", "nfs2"):
         for point in ("/var/lib/nfs", "/srv/nfs4/data"):
             args = produced(highstates[server], "mount.mounted", point)
-            assert args["opts"] == ["_netdev", "noatime", "x-systemd.requires=o2cb.service"]
+            assert args["opts"] == ["_netdev", "noatime", "x-systemd.requires=o2cb.service",
+                                    "x-systemd.requires=nfsha-scsi-register.service"]
             assert args["extra_mount_invisible_keys"] == ["x-systemd.requires"]
+
+
+def test_the_scsi_fence(highstates):
+    # Each server's own key and the other's, by o2cb node number; the
+    # daemon runs everywhere, the register unit before the mounts.
+    for server, mine, peer in (("nfs1", 1, 2), ("nfs2", 2, 1)):
+        made = artifacts(highstates[server])
+        script = made[("file.managed", "/usr/local/sbin/nfsha-scsi-fence")]
+        check = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        device = "/dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1"
+        assert f"device={device}\nmy_key=0x6e6673680000000{mine}\n" in script
+        assert f"declare -A peer_keys=([{peer}]=0x6e6673680000000{peer} )" in script
+        assert "timeout 10 sg_persist --no-inquiry" in script
+        register = made[("file.managed", "/etc/systemd/system/nfsha-scsi-register.service")]["contents"]
+        assert "Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/nfsha-scsi-fence register\n" in register
+        daemon = made[("file.managed", "/etc/systemd/system/nfsha-scsi-fenced.service")]["contents"]
+        assert "ExecStart=/usr/local/sbin/nfsha-scsi-fence watch\nRestart=always\n" in daemon
+        assert made[("service.running", "nfsha-scsi-fenced")]["enable"] is True
 
 
 def test_targets_conf(highstates):

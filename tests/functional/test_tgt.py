@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -463,3 +464,30 @@ def test_a_file_behind_a_loop_device_is_refused(loaders, target):
         assert_refused_in_use(loaders, target, target.disks[0], f"{loop} is a loop device over {target.disks[0]}")
     finally:
         run("losetup", "--detach", loop)
+
+
+# What the SCSI fence (formula/nfsha/files/scsi-fence.sh.jinja) asks of
+# tgt's persistent reservations, by libiscsi's conformance tests against
+# the formula's target with two initiator names: keys registered and read
+# back, a Write Exclusive - Registrants Only reservation that stops an
+# unregistered initiator's writes but not its reads, a PREEMPT that
+# removes a registration, a CLEAR that ends it all.
+FENCE_PR_TESTS = (
+    "ALL.PrinReadKeys.Simple",
+    "ALL.ProutRegister.Simple",
+    "ALL.ProutReserve.AccessWERO",
+    "ALL.ProutPreempt.RemoveRegistration",
+    "ALL.ProutClear.Simple",
+)
+
+
+@pytest.mark.parametrize("test", FENCE_PR_TESTS)
+def test_persistent_reservations_do_what_the_scsi_fence_needs(lab, loaders, target, test):
+    ret = present(loaders, target)
+    assert ret["result"], ret["comment"]
+    result = initiator(lab, "iscsi-test-cu", "--dataloss", "--fail", "--test", test, target.url())
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # libiscsi reports a test the target cannot run as passed, [SKIPPED].
+    assert "SKIPPED" not in output, output
+    assert re.search(r"tests\s+1\s+1\s+1\s+0", output), output

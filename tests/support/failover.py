@@ -325,6 +325,36 @@ def boot_id(lab, node):
     return lab.sh(node, "cat /proc/sys/kernel/random/boot_id")
 
 
+def frozen_holder(lab, monitor, before, other, preempt):
+    """10: the VIP holder freezes (its VM paused) until the other server
+    has declared it dead, fenced it and serves; then it wakes up, with its
+    mounts, its nfsd and its keepalived as they were. Fenced (SCSI
+    reservation), it cannot write to the shared disk any more and reboots;
+    back, it registers before its mounts and the reservation is cleared."""
+    boot = boot_id(lab, before)
+    lab.workload_phase("frozen-holder")
+    since = time.time()
+    lab.freeze(before, True)
+    try:
+        move, arrived = moved(lab, monitor, since, other)
+    finally:
+        lab.freeze(before, False)
+    lab.workload_phase("thawed")
+    healthy(lab, before)
+    if boot_id(lab, before) == boot:
+        raise LabError(f"frozen-holder: {before} woke up fenced and did not reboot")
+    lab.wait_for("the fence's reservation to be cleared", lambda: reservation(lab, other) is None, MOVE_TIMEOUT, 2)
+    return [Move("frozen-holder", "frozen-holder", before, other, move),
+            failback(lab, monitor, arrived, before, other, preempt, phase="thawed")]
+
+
+def reservation(lab, node):
+    """The SCSI reservation's key on the shared disk, as ``node`` reads it
+    (None: no reservation)."""
+    out = lab.sh(node, f"sg_persist --no-inquiry --in --read-reservation {CONFIG['iscsi']['device']}")
+    return next((line.split("=", 1)[1] for line in out.splitlines() if line.strip().startswith("Key=")), None)
+
+
 def switched_over(lab, monitor, before, other, preempt):
     """7: salt-run nfsha.switchover, there and back."""
     lab.workload_phase("switchover")
@@ -349,6 +379,7 @@ SCENARIOS = {
     "switchover": switched_over,
     "lock-lost": lock_lost,
     "vrrp-partition": vrrp_partition,
+    "frozen-holder": frozen_holder,
 }
 
 

@@ -136,6 +136,11 @@ class Lab:
     def power_on(self, node):
         self.virsh("start", self.domain(node))
 
+    def freeze(self, node, frozen):
+        """Pause (or resume) ``node``'s VM: it stops where it is, its
+        clock too, and goes on from there, as after a long stall."""
+        self.virsh("suspend" if frozen else "resume", self.domain(node))
+
     def set_link(self, node, up):
         """Cut (or restore) ``node``'s cable to the cluster network."""
         device, _ = self.cluster_link(node)

@@ -26,6 +26,9 @@ def test_the_defaults_are_valid_and_the_modules_own():
         "ocfs2": modules["ocfs2"].CALL_TIMEOUT,
         "mkfs": modules["ocfs2"].MKFS_TIMEOUT,
         "mount": modules["nfsha_mount"].CALL_TIMEOUT,
+        # nfsha-scsi-fence's sg_persist calls: a script of the servers,
+        # not a module (formula/nfsha/ocfs2/fence.sls).
+        "scsi_fence": 10,
     }
 
 

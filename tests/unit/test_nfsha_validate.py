@@ -298,6 +298,8 @@ def test_roles_and_derived_paths():
         {"name": "nfs2", "number": 2, "address": "192.168.56.12", "port": 7777},
     ]
     assert config["nfsd"]["lock_file"] == "/var/lib/nfs/.nfsha-nfs.lock"
+    # "nfsh" and the o2cb node number: sg_persist's listing names the server.
+    assert config["ocfs2"]["fence_keys"] == {"nfs1": "0x6e66736800000001", "nfs2": "0x6e66736800000002"}
 
 
 @pytest.mark.parametrize(("threshold", "lock_wait", "expected"), [(31, None, 80), (7, None, 32), (31, 120, 120)])

@@ -26,10 +26,11 @@ nfsha-ocfs2-fence-script-managed:
     - mode: '0755'
     - context:
         device: {{ nfsha.iscsi.device }}
-        my_key: {{ nfsha.ocfs2.fence_keys[nfsha.me.id] }}
+        # Quoted: YAML would read 0x... as a number, rendered in decimal.
+        my_key: {{ nfsha.ocfs2.fence_keys[nfsha.me.id] | json }}
         peer_keys:
 {%- for node in nfsha.ocfs2.nodes if node.name != nfsha.me.id %}
-          {{ node.number }}: {{ nfsha.ocfs2.fence_keys[node.name] }}
+          {{ node.number }}: {{ nfsha.ocfs2.fence_keys[node.name] | json }}
 {%- endfor %}
         records_dir: {{ nfsha.paths.scsi_fence_records }}
         call_timeout: {{ nfsha.call_timeouts.scsi_fence }}
