@@ -38,7 +38,7 @@ nfsha-ocfs2-fence-script-managed:
         device_wait: 60
         # Seconds between two looks at the reservation: how long a fenced
         # server that wakes up may go on before it reboots.
-        poll_interval: 1
+        poll_interval: 2
     - require:
       - pkg: nfsha-ocfs2-fence-pkg-installed
 

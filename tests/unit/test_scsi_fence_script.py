@@ -1,0 +1,102 @@
+"""
+nfsha-scsi-fence's reading of the target (formula/nfsha/files/
+scsi-fence.sh.jinja): its functions run in bash against sg_persist's own
+outputs, recorded in the lab (tests/recorded/sg3-utils), replayed by a
+stand-in sg_persist on PATH. What it does with the target (fence, register,
+clear, reboot) runs for real in the lab: tests/e2e/test_failover.py's
+frozen-holder, and tgt's side in tests/functional/test_tgt.py.
+"""
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.render import render
+
+RECORDED = ROOT / "tests/recorded/sg3-utils"
+MINE, PEER = "0x6e66736800000001", "0x6e66736800000002"
+# sg_persist, replaying the recorded answer to READ RESERVATION or READ KEYS.
+STAND_IN = """#!/bin/sh
+case "$*" in
+    *--read-reservation*) cat "$RESERVATION" ;;
+    *--read-keys*) cat "$KEYS" ;;
+    *) exit 99 ;;
+esac
+"""
+
+
+@pytest.fixture
+def fence(tmp_path):
+    script = render("salt://nfsha/files/scsi-fence.sh.jinja", {
+        "device": "/dev/null", "my_key": MINE, "peer_keys": {2: PEER}, "records_dir": tmp_path / "records",
+        "call_timeout": 10, "device_wait": 1, "poll_interval": 2,
+    })
+    # Its functions, without the command dispatch at the end.
+    functions = tmp_path / "functions.sh"
+    functions.write_text(script[:script.index("case ${1:-} in")])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sg_persist").write_text(STAND_IN)
+    (bin_dir / "sg_persist").chmod(0o755)
+
+    def run(snippet, reservation, keys):
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESERVATION": str(reservation), "KEYS": str(keys)}
+        return subprocess.run(["bash", "-c", f"source {functions}; {snippet}"],
+                              env=env, capture_output=True, text=True, check=False)
+    return run
+
+
+def recorded(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_no_reservation_reads_no_keys(fence):
+    # The daemon's look every few seconds, while all is well: one command.
+    ret = fence('read_state; echo "[$holder][$keys]"', RECORDED / "read-reservation-none.txt", "/nonexistent")
+    assert ret.returncode == 0, ret.stderr
+    assert ret.stdout == "[][]\n"
+
+
+def test_no_keys_registered_is_an_answer_not_a_failure(fence):
+    ret = fence('read_state keys && echo "[$holder][$keys]"',
+                RECORDED / "read-reservation-none.txt", RECORDED / "read-keys-none.txt")
+    assert ret.returncode == 0, ret.stderr
+    assert ret.stdout == "[][]\n"
+
+
+def test_a_reservation_and_every_registration_are_read(fence):
+    # tgt lists one registration per iSCSI session that registered: 11
+    # boots of one server with the same key, in the lab.
+    ret = fence('read_state; echo "[$holder]"; printf %s "$keys" | sort | uniq -c',
+                RECORDED / "read-reservation-held.txt", RECORDED / "read-keys-orphans.txt")
+    assert ret.returncode == 0, ret.stderr
+    assert ret.stdout.split("\n")[0] == "[0xffffffffffffffff]"
+    assert ret.stdout.split("\n")[1].split() == ["11", "0xffffffffffffffff"]
+
+
+@pytest.mark.parametrize(("holder", "keys", "fenced"), [
+    # No reservation: nobody is fenced, whatever is registered.
+    (None, [], False),
+    # The peer fenced this server: its reservation, this key gone.
+    (PEER, [PEER], True),
+    # The peer's reservation, this server registered again (after a reboot).
+    (PEER, [PEER, MINE], False),
+    # This server's own reservation.
+    (MINE, [MINE], False),
+])
+def test_fenced_means_another_servers_reservation_and_this_key_gone(fence, tmp_path, holder, keys, fenced):
+    held = RECORDED / "read-reservation-held.txt"
+    reservation = (recorded(tmp_path, "reservation.txt", held.read_text().replace("0xffffffffffffffff", holder))
+                   if holder else RECORDED / "read-reservation-none.txt")
+    listed = RECORDED / "read-keys-orphans.txt"
+    header = listed.read_text().splitlines()[0].replace("11", str(len(keys)))
+    key_file = recorded(tmp_path, "keys.txt", "\n".join([header] + [f"    {k}" for k in keys]) + "\n")
+    ret = fence("read_state keys && fenced", reservation, key_file)
+    assert (ret.returncode == 0) is fenced, ret.stderr
+
+
+def test_a_disk_that_does_not_answer_fails_the_reading(fence, tmp_path):
+    ret = fence("read_state", "/nonexistent", "/nonexistent")
+    assert ret.returncode != 0
