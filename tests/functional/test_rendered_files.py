@@ -290,7 +290,7 @@ def test_the_scsi_fence(highstates):
         device = "/dev/disk/by-path/ip-192.168.56.20:3260-iscsi-iqn.2018-08.es.raulpedroche:lun1-lun-1"
         assert f"device={device}\nmy_key=0x6e6673680000000{mine}\n" in script
         assert f"declare -A peer_keys=([{peer}]=0x6e6673680000000{peer} )" in script
-        assert "timeout 10 sg_persist --no-inquiry" in script
+        assert "timeout 10 sg_persist --no-inquiry --readonly" in script
         register = made[("file.managed", "/etc/systemd/system/nfsha-scsi-register.service")]["contents"]
         assert "Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/nfsha-scsi-fence register\n" in register
         daemon = made[("file.managed", "/etc/systemd/system/nfsha-scsi-fenced.service")]["contents"]
