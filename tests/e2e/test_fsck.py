@@ -26,4 +26,7 @@ def test_the_shared_file_systems_are_clean_after_the_faults(lab):
     finally:
         # The service back, for a lab kept after the tier (NFSHA_LAB_KEEP=1).
         for server in SERVERS:
-            lab.sh(server, "mount -a -t ocfs2 && systemctl start keepalived")
+            # Through systemd: each mount registers the server's SCSI key
+            # first (the other may have fenced it meanwhile).
+            mounts = " ".join(fs["mount_point"] for fs in FILESYSTEMS)
+            lab.sh(server, f"systemctl start $(systemd-escape --path --suffix=mount {mounts}) && systemctl start keepalived")

@@ -292,7 +292,12 @@ def test_the_scsi_fence(highstates):
         assert f"declare -A peer_keys=([{peer}]=0x6e6673680000000{peer} )" in script
         assert "timeout 10 sg_persist --no-inquiry --readonly" in script
         register = made[("file.managed", "/etc/systemd/system/nfsha-scsi-register.service")]["contents"]
-        assert "Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/nfsha-scsi-fence register\n" in register
+        # Run again by every mount's start: not RemainAfterExit.
+        assert "Type=oneshot\nExecStart=/usr/local/sbin/nfsha-scsi-fence register\n" in register
+        assert "RemainAfterExit" not in register
+        # A state run registers before it mounts, not on a mounted server.
+        registered = made[("cmd.run", "/usr/local/sbin/nfsha-scsi-fence register")]
+        assert registered["unless"] == "findmnt -t ocfs2 /var/lib/nfs && findmnt -t ocfs2 /srv/nfs4/data"
         daemon = made[("file.managed", "/etc/systemd/system/nfsha-scsi-fenced.service")]["contents"]
         assert "ExecStart=/usr/local/sbin/nfsha-scsi-fence watch\nRestart=always\n" in daemon
         assert made[("service.running", "nfsha-scsi-fenced")]["enable"] is True

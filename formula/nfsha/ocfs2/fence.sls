@@ -52,9 +52,10 @@ nfsha-ocfs2-fence-register-unit-managed:
         Description=nfsha: register this server's SCSI reservation key, before its OCFS2 mounts
         After={{ nfsha.services.iscsid }}.service open-iscsi.service
 
+        # No RemainAfterExit: every mount's start runs it again (a server
+        # that was out of the cluster may have been fenced meanwhile).
         [Service]
         Type=oneshot
-        RemainAfterExit=yes
         ExecStart={{ script }} register
     - require:
       - file: nfsha-ocfs2-fence-script-managed
@@ -79,11 +80,17 @@ nfsha-ocfs2-fence-fenced-unit-managed:
     - require:
       - file: nfsha-ocfs2-fence-script-managed
 
-{#- No watch: a restart of the oneshot on a mounted server would register it
-    again, which the script refuses when that server was fenced. #}
+{#- Before a state run mounts (not when every OCFS2 file system is
+    mounted already): the other server may have fenced this one while it
+    was out of the cluster. #}
+{%- set mounted = [] %}
+{%- for fs in nfsha.ocfs2.partitions %}
+{%-   do mounted.append('findmnt -t ocfs2 ' ~ fs.mount_point) %}
+{%- endfor %}
 nfsha-ocfs2-fence-registered:
-  service.running:
-    - name: {{ nfsha.services.scsi_register }}
+  cmd.run:
+    - name: {{ script }} register
+    - unless: {{ mounted | join(' && ') | json }}
     - require:
       - file: nfsha-ocfs2-fence-register-unit-managed
       - iscsiadm: nfsha-iscsi-initiator-logged-in
@@ -93,7 +100,7 @@ nfsha-ocfs2-fence-fenced-running:
     - name: {{ nfsha.services.scsi_fenced }}
     - enable: True
     - require:
-      - service: nfsha-ocfs2-fence-registered
+      - cmd: nfsha-ocfs2-fence-registered
     - watch:
       - file: nfsha-ocfs2-fence-script-managed
       - file: nfsha-ocfs2-fence-fenced-unit-managed
