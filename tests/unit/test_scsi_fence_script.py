@@ -17,6 +17,10 @@ RECORDED = ROOT / "tests/recorded/sg3-utils"
 MINE, PEER = "0x6e66736800000001", "0x6e66736800000002"
 # sg_persist, replaying the recorded answer to READ RESERVATION or READ KEYS.
 STAND_IN = """#!/bin/sh
+# A unit attention first, as many times as $ATTENTIONS says (sg_persist: exit 6).
+count=$(cat "$COUNTER" 2>/dev/null || echo 0)
+echo $((count + 1)) >"$COUNTER"
+if [ "$count" -lt "${ATTENTIONS:-0}" ]; then echo "PR in (Read reservation): Unit attention" >&2; exit 6; fi
 case "$*" in
     *--read-reservation*) cat "$RESERVATION" ;;
     *--read-keys*) cat "$KEYS" ;;
@@ -39,8 +43,9 @@ def fence(tmp_path):
     (bin_dir / "sg_persist").write_text(STAND_IN)
     (bin_dir / "sg_persist").chmod(0o755)
 
-    def run(snippet, reservation, keys):
-        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESERVATION": str(reservation), "KEYS": str(keys)}
+    def run(snippet, reservation, keys, attentions=0):
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESERVATION": str(reservation), "KEYS": str(keys),
+               "COUNTER": str(tmp_path / "calls"), "ATTENTIONS": str(attentions)}
         return subprocess.run(["bash", "-c", f"source {functions}; {snippet}"],
                               env=env, capture_output=True, text=True, check=False)
     return run
@@ -100,3 +105,19 @@ def test_fenced_means_another_servers_reservation_and_this_key_gone(fence, tmp_p
 def test_a_disk_that_does_not_answer_fails_the_reading(fence, tmp_path):
     ret = fence("read_state", "/nonexistent", "/nonexistent")
     assert ret.returncode != 0
+
+
+def test_a_unit_attention_is_asked_again(fence):
+    # Found in the lab: the first command of a server after the other
+    # preempted its key gets a unit attention (exit 6), register failed.
+    ret = fence('read_state && echo "[$holder]"', RECORDED / "read-reservation-held.txt",
+                RECORDED / "read-keys-orphans.txt", attentions=2)
+    assert ret.returncode == 0, ret.stderr
+    assert ret.stdout == "[0xffffffffffffffff]\n"
+
+
+def test_three_unit_attentions_in_a_row_are_a_failure(fence, tmp_path):
+    ret = fence("read_state", RECORDED / "read-reservation-held.txt", RECORDED / "read-keys-orphans.txt",
+                attentions=3)
+    assert ret.returncode != 0
+    assert (tmp_path / "calls").read_text() == "3\n"
