@@ -80,6 +80,14 @@ nfsha-ocfs2-fence-fenced-unit-managed:
     - require:
       - file: nfsha-ocfs2-fence-script-managed
 
+{#- systemd reads a changed unit file only when reloaded; the mounts start
+    the register unit, no service state of Salt's (which would reload). #}
+nfsha-ocfs2-fence-register-unit-loaded:
+  module.run:
+    - service.systemctl_reload: []
+    - onchanges:
+      - file: nfsha-ocfs2-fence-register-unit-managed
+
 {#- Before a state run mounts (not when every OCFS2 file system is
     mounted already): the other server may have fenced this one while it
     was out of the cluster. #}
@@ -92,7 +100,7 @@ nfsha-ocfs2-fence-registered:
     - name: {{ script }} register
     - unless: {{ mounted | join(' && ') | json }}
     - require:
-      - file: nfsha-ocfs2-fence-register-unit-managed
+      - module: nfsha-ocfs2-fence-register-unit-loaded
       - iscsiadm: nfsha-iscsi-initiator-logged-in
 
 nfsha-ocfs2-fence-fenced-running:
