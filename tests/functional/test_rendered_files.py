@@ -294,7 +294,7 @@ def test_the_scsi_fence(highstates):
         register = made[("file.managed", "/etc/systemd/system/nfsha-scsi-register.service")]["contents"]
         # Run again by every mount's start: not RemainAfterExit.
         assert "Type=oneshot\nExecStart=/usr/local/sbin/nfsha-scsi-fence register\n" in register
-        assert "RemainAfterExit" not in register
+        assert "RemainAfterExit=" not in register
         # A state run registers before it mounts, not on a mounted server.
         registered = made[("cmd.run", "/usr/local/sbin/nfsha-scsi-fence register")]
         assert registered["unless"] == "findmnt -t ocfs2 /var/lib/nfs && findmnt -t ocfs2 /srv/nfs4/data"
