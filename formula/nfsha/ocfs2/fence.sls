@@ -107,8 +107,10 @@ nfsha-ocfs2-fence-fenced-running:
   service.running:
     - name: {{ nfsha.services.scsi_fenced }}
     - enable: True
+    # Not after the registration: a server whose registration is refused
+    # (fenced, still mounted) is the one this daemon must reboot.
     - require:
-      - cmd: nfsha-ocfs2-fence-registered
+      - iscsiadm: nfsha-iscsi-initiator-logged-in
     - watch:
       - file: nfsha-ocfs2-fence-script-managed
       - file: nfsha-ocfs2-fence-fenced-unit-managed
