@@ -33,7 +33,7 @@ esac
 def fence(tmp_path):
     script = render("salt://nfsha/files/scsi-fence.sh.jinja", {
         "device": "/dev/null", "my_key": MINE, "peer_keys": {2: PEER}, "records_dir": tmp_path / "records",
-        "call_timeout": 10, "device_wait": 1, "poll_interval": 2,
+        "call_timeout": 10, "device_wait": 1, "poll_interval": 2, "idle_interval": 30,
     })
     # Its functions, without the command dispatch at the end.
     functions = tmp_path / "functions.sh"
@@ -121,3 +121,19 @@ def test_three_unit_attentions_in_a_row_are_a_failure(fence, tmp_path):
                 attentions=3)
     assert ret.returncode != 0
     assert (tmp_path / "calls").read_text() == "3\n"
+
+
+@pytest.mark.parametrize(("state", "guarding"), [
+    # All well: no reservation, nothing fenced by this server.
+    (":", False),
+    # A reservation held when last read.
+    (f"holder={PEER}", True),
+    # A fence of this server's on record (the target may have forgotten it).
+    ("mkdir -p $records; touch $records/2", True),
+    # An eviction whose fence is still to be done.
+    ("pending[2]=1", True),
+])
+def test_the_daemon_looks_often_only_while_a_reservation_may_be_in_force(fence, state, guarding):
+    ret = fence(f"{state}; guarding && echo guarding; due 2 && echo due; due 29 || echo waits; due 30 && echo due",
+                "/nonexistent", "/nonexistent")
+    assert ret.stdout == ("guarding\ndue\ndue\n" if guarding else "waits\ndue\n"), ret.stderr

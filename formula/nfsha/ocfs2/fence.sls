@@ -36,9 +36,11 @@ nfsha-ocfs2-fence-script-managed:
         call_timeout: {{ nfsha.call_timeouts.scsi_fence }}
         # Seconds register waits for the LUN to appear after the login.
         device_wait: 60
-        # Seconds between two looks at the reservation: how long a fenced
-        # server that wakes up may go on before it reboots.
+        # Seconds between two looks at the reservation while one may be in
+        # force, and otherwise: a server fenced meanwhile learns it sooner,
+        # from its first refused write (the kernel logs it).
         poll_interval: 2
+        idle_interval: 30
     - require:
       - pkg: nfsha-ocfs2-fence-pkg-installed
 
