@@ -36,8 +36,12 @@ def watchdog(tmp_path):
     journal = tmp_path / "iscsid.journal"
     journal.write_text("")
     journalctl = bin_dir / "journalctl"
-    journalctl.write_text(f'#!/bin/sh\n[ "$1" = --unit=iscsid ] && cat {journal}\n')
+    journalctl.write_text(f'#!/bin/sh\necho journalctl >>{tmp_path / "started"}\n[ "$1" = --unit=iscsid ] && cat {journal}\n')
     journalctl.chmod(0o755)
+    # The wait between two looks starts no process (it used to be sleep 1).
+    sleep = bin_dir / "sleep"
+    sleep.write_text(f'#!/bin/sh\necho sleep >>{tmp_path / "started"}\nexec /bin/sleep "$@"\n')
+    sleep.chmod(0o755)
     running = []
 
     def start(state, lines=""):
@@ -70,11 +74,12 @@ def watchdog(tmp_path):
         process.stdout.close()
 
 
-def test_a_logged_in_session_is_left_alone(watchdog):
+def test_a_logged_in_session_is_left_alone_and_costs_no_process(watchdog, tmp_path):
     start, _, restarts = watchdog
     start("LOGGED_IN", RECORDED.read_text())
     time.sleep(STUCK_AFTER + SLACK)
     assert restarts() == []
+    assert not (tmp_path / "started").exists()
 
 
 def test_a_failed_session_that_iscsid_is_not_stuck_on_is_left_to_iscsid(watchdog):
