@@ -50,11 +50,12 @@ def figures():
 # gone on the holder, its NFS check fails, the VIP moves, then comes back),
 # and the tier's time has to stay within CI's budget (docs/testing.md).
 # vrrp-partition is where a second nfsd waits for the lock while the
-# holder serves. make test (CI) leaves out what another scenario of its
-# covers, for time: power-off and link-cut (the holder declared dead,
-# fenced and rebooted, as frozen-holder's) and keepalived-stopped (a
-# planned move, as switchover); make test-e2e runs them.
-EXTENDED = {"power-off", "link-cut", "keepalived-stopped"}
+# holder serves. make test (CI) leaves out, for time, what another scenario
+# of its covers: power-off and link-cut (the holder declared dead, fenced
+# and rebooted, as frozen-holder's) and keepalived-stopped (a planned move,
+# as switchover); and lock-lost and vrrp-partition (4 to 5 min each, the
+# NFS service lock's dirty faults). make test-e2e runs them all.
+EXTENDED = {"power-off", "link-cut", "keepalived-stopped", "lock-lost", "vrrp-partition"}
 E2E_SCENARIOS = [
     pytest.param(s, marks=[pytest.mark.e2e_extended] if s in EXTENDED else [])
     for s in failover.SCENARIOS if s != "nfs-stopped"

@@ -7,6 +7,7 @@ one orchestration), a single minion's highstate, and the edit undone.
 """
 import uuid
 
+import pytest
 import yaml
 import salt.utils.dictupdate
 
@@ -191,6 +192,9 @@ def test_a_highstate_on_one_minion_converges_it_alone(lab, first_run):
     assert lab.master("salt-run", "nfsha.status")["vip_holders"] == [holder]
 
 
+# make test-e2e only (CI's time: an orchestration with changes, 8 min in
+# the lab); make test runs the failover scenarios on the edited pillar.
+@pytest.mark.e2e_extended
 def test_restoring_the_pillar_restores_the_cluster(lab, first_run):
     token = uuid.uuid4().hex
     lab.sh("client", f"echo {token} > /data/e2e-{token} && sync", user=WRITER)
