@@ -123,6 +123,32 @@ def test_three_unit_attentions_in_a_row_are_a_failure(fence, tmp_path):
     assert (tmp_path / "calls").read_text() == "3\n"
 
 
+# The kernel's lines the daemon acts on, as nfs1's console printed them in
+# the lab's frozen-holder scenario (tests/recorded/kernel/).
+KERNEL = ROOT / "tests/recorded/kernel"
+
+
+def kernel_line(name, pattern):
+    line = next(l for l in (KERNEL / name).read_text().splitlines() if pattern in l)
+    # journalctl --output=cat prints the message without the console's time stamp.
+    return line.split("] ", 1)[1]
+
+
+def test_an_eviction_fences_the_node_or_leaves_it_pending(fence, tmp_path):
+    # The disk does not answer: the fence is left for the next look.
+    line = kernel_line("frozen-holder-survivor.txt", "has evicted node")
+    ret = fence(f'kernel_said {line!r}; echo "[${{!pending[*]}}]"; guarding && echo guarding',
+                "/nonexistent", "/nonexistent")
+    assert ret.stdout == "[1]\nguarding\n", ret.stderr
+
+
+def test_a_refused_write_makes_the_daemon_look_at_once(fence):
+    line = kernel_line("frozen-holder-fenced.txt", "reservation conflict")
+    ret = fence(f'due 1 || echo idle; kernel_said {line!r}; due 1 && echo due; due 0 || echo "not twice a second"',
+                "/nonexistent", "/nonexistent")
+    assert ret.stdout == "idle\ndue\nnot twice a second\n", ret.stderr
+
+
 @pytest.mark.parametrize(("state", "guarding"), [
     # All well: no reservation, nothing fenced by this server.
     (":", False),
