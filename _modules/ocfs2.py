@@ -227,6 +227,42 @@ def mount_device(device, label):
     return f"UUID={fs_uuid}" if fs_uuid else device
 
 
+def mount_points():
+    """
+    Return the directories where an OCFS2 file system is mounted on this
+    node, from ``/proc/self/mounts``. No program runs: Salt's
+    ``mount.active`` runs blkid, which reads every disk, the shared one
+    too, and waits on it when it does not answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 ocfs2.mount_points
+    """
+    with open("/proc/self/mounts", encoding="utf-8") as handle:
+        return _parse_mounts(handle.read())
+
+
+def fence_register(script, call_timeout=None):
+    """
+    Register this node's SCSI reservation key on the shared disk with the
+    nfsha fence script ``script`` (``<script> register``: it refuses while
+    this node is fenced and has OCFS2 mounted, docs/design.md, "The SCSI
+    fence"), within ``call_timeout`` seconds (default 60). Return what the
+    script reports; raise CommandExecutionError with its message.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt nfs1 ocfs2.fence_register /usr/local/sbin/nfsha-scsi-fence call_timeout=160
+    """
+    if not isinstance(script, str) or not os.path.isabs(script):
+        raise SaltInvocationError(f"script: {script!r} is not an absolute path")
+    return _run(script, "register", call_timeout=call_timeout).strip()
+
+
 def mounted_nodes(device, call_timeout=None):
     """
     Return the names (or numbers, when the cluster is offline) of the nodes
@@ -678,6 +714,17 @@ def _parse_stats(text):
         "block_size": 1 << int(fields["Block Size Bits"]),
         "cluster_size": 1 << int(fields["Cluster Size Bits"]),
     }
+
+
+def _parse_mounts(text):
+    """The mount points of OCFS2 file systems in ``/proc/mounts`` text."""
+    points = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "ocfs2":
+            # The kernel writes a space, tab, newline or backslash in octal.
+            points.append(re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal[1], 8)), fields[1]))
+    return points
 
 
 def _parse_mounted(text):

@@ -308,6 +308,41 @@ def identified(name, label, cluster_name=None, call_timeout=None):
     return ret
 
 
+def fence_registered(name, mount_points, call_timeout=None):
+    """
+    This node's SCSI reservation key is registered on the shared disk before
+    it mounts OCFS2: ``name`` is the nfsha fence script, run as ``name
+    register`` unless every directory of ``mount_points`` has OCFS2 mounted
+    already. A node that was out of the cluster may have been fenced
+    meanwhile (docs/design.md, "The SCSI fence"); a node that has them all
+    mounted has registered before mounting them (at boot, the mounts' own
+    unit), and the fence daemon reboots it if it was fenced since.
+    ``call_timeout`` bounds the script, which bounds each of its own calls.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    would = f"this node's key would be registered by {name} register"
+    if _unavailable(ret, would):
+        return ret
+    try:
+        missing = sorted(set(mount_points) - set(__salt__["ocfs2.mount_points"]()))
+    except OSError as exc:
+        ret.update(result=False, comment=f"cannot read the mounts: {exc}")
+        return ret
+    if not missing:
+        ret["comment"] = f"OCFS2 is mounted on {', '.join(mount_points)}: no mount to register before"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{', '.join(missing)} not mounted: {would}")
+        return ret
+    try:
+        report = __salt__["ocfs2.fence_register"](name, call_timeout=call_timeout)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(changes={"registered": report}, comment=f"{', '.join(missing)} not mounted: {report}")
+    return ret
+
+
 def _identified(ret, current, label, cluster_name, action):
     """Fill ``ret`` for a device that holds OCFS2 ``current``: ours or refused."""
     name = ret["name"]

@@ -435,6 +435,37 @@ def test_a_grain_that_is_not_a_mapping_is_reported(grains):
 # mounted_nodes
 
 
+FENCE = "/usr/local/sbin/nfsha-scsi-fence"
+
+
+def test_fence_register_returns_the_scripts_report(run):
+    # The fence script's own words (formula/nfsha/files/scsi-fence.sh.jinja).
+    run.on(FENCE, "register", stdout="registered key 0x6e66736800000001 on /dev/sdb\n")
+    assert ocfs2.fence_register(FENCE, call_timeout=160) == "registered key 0x6e66736800000001 on /dev/sdb"
+    assert run.calls[0][1]["timeout"] == 160
+
+
+def test_fence_register_raises_with_the_scripts_refusal(run):
+    refusal = ("register: refused: this server was fenced (reservation held by 0x6e66736800000002)"
+               " and has OCFS2 mounted: it must reboot first\n")
+    run.on(FENCE, "register", stderr=refusal, retcode=1)
+    with pytest.raises(CommandExecutionError, match=r"^register: refused: this server was fenced"):
+        ocfs2.fence_register(FENCE)
+    assert run.calls[0][1]["timeout"] == ocfs2.CALL_TIMEOUT
+
+
+def test_fence_register_names_the_script_that_hung(run):
+    run.answers[(FENCE, "register")] = timed_out([FENCE, "register"], 160)
+    with pytest.raises(CommandExecutionError, match=rf"^{FENCE} did not answer within 160 s \(hung disk\?\)$"):
+        ocfs2.fence_register(FENCE, call_timeout=160)
+
+
+@pytest.mark.parametrize("script", ["nfsha-scsi-fence", None])
+def test_fence_register_wants_an_absolute_path(run, script):
+    with pytest.raises(SaltInvocationError, match="^script: .* is not an absolute path$"):
+        ocfs2.fence_register(script)
+    assert run.calls == []
+
 def test_mounted_nodes_of_an_unmounted_volume(run):
     run.on("mounted.ocfs2", "-f", "/dev/loop0p2", stdout=recorded("ocfs2/mounted-f-all.txt"))
     assert ocfs2.mounted_nodes("/dev/loop0p2") == []

@@ -37,6 +37,11 @@ INFO = {
     "cluster_size": 4096,
 }
 
+FENCE = "/usr/local/sbin/nfsha-scsi-fence"
+MOUNT_POINTS = ["/var/lib/nfs", "/srv/nfs4/data"]
+# What the fence script reports (formula/nfsha/files/scsi-fence.sh.jinja).
+REGISTERED = "registered key 0x6e66736800000001 on /dev/sdb"
+
 
 @pytest.fixture
 def opts():
@@ -74,6 +79,8 @@ def salt(records):
         "ocfs2.partition_table": MagicMock(return_value=TABLE),
         "ocfs2.visible_partitions": MagicMock(return_value=[]),
         "ocfs2.reread_partitions": MagicMock(return_value=["/dev/sdb1", "/dev/sdb2"]),
+        "ocfs2.mount_points": MagicMock(return_value=[]),
+        "ocfs2.fence_register": MagicMock(return_value=REGISTERED),
     }
 
 
@@ -94,6 +101,7 @@ CALLS = [
     lambda: ocfs2.partitions_visible("/dev/sdb", 2),
     lambda: ocfs2.formatted("/dev/sdb1", "nfsdata"),
     lambda: ocfs2.identified("/dev/sdb1", "nfsdata"),
+    lambda: ocfs2.fence_registered(FENCE, MOUNT_POINTS),
 ]
 
 
@@ -610,3 +618,54 @@ def test_a_program_that_does_not_answer_fails_the_state_with_its_name_and_bound(
     assert ret["comment"] == "o2cb cluster ocfs: o2cb cluster-status did not answer within 60 s (hung o2cb?)"
     salt["ocfs2.mkfs"].assert_not_called()
     salt["ocfs2.online"].assert_not_called()
+
+
+# fence_registered
+
+
+def test_fence_registered_leaves_a_server_with_everything_mounted(salt, opts):
+    salt["ocfs2.mount_points"].return_value = ["/boot", *MOUNT_POINTS]
+    for test_mode in (False, True):
+        opts["test"] = test_mode
+        assert ocfs2.fence_registered(FENCE, MOUNT_POINTS) == {
+            "name": FENCE, "changes": {}, "result": True,
+            "comment": "OCFS2 is mounted on /var/lib/nfs, /srv/nfs4/data: no mount to register before",
+        }
+    salt["ocfs2.fence_register"].assert_not_called()
+
+
+@pytest.mark.parametrize("mounted", [[], ["/var/lib/nfs"]])
+def test_fence_registered_registers_before_a_mount(salt, opts, mounted):
+    salt["ocfs2.mount_points"].return_value = mounted
+    missing = ", ".join(sorted(set(MOUNT_POINTS) - set(mounted)))
+    opts["test"] = True
+    assert ocfs2.fence_registered(FENCE, MOUNT_POINTS) == {
+        "name": FENCE, "changes": {}, "result": None,
+        "comment": f"{missing} not mounted: this node's key would be registered by {FENCE} register",
+    }
+    salt["ocfs2.fence_register"].assert_not_called()
+    opts["test"] = False
+    assert ocfs2.fence_registered(FENCE, MOUNT_POINTS, call_timeout=160) == {
+        "name": FENCE, "changes": {"registered": REGISTERED}, "result": True,
+        "comment": f"{missing} not mounted: {REGISTERED}",
+    }
+    salt["ocfs2.fence_register"].assert_called_once_with(FENCE, call_timeout=160)
+
+
+@pytest.mark.parametrize("error", [
+    CommandExecutionError("register: refused: this server was fenced (reservation held by 0x6e66736800000002)"
+                          " and has OCFS2 mounted: it must reboot first"),
+    CommandExecutionError("/usr/local/sbin/nfsha-scsi-fence did not answer within 160 s (hung disk?)"),
+])
+def test_fence_registered_fails_with_the_scripts_reason(salt, error):
+    salt["ocfs2.fence_register"].side_effect = error
+    assert ocfs2.fence_registered(FENCE, MOUNT_POINTS) == {
+        "name": FENCE, "changes": {}, "result": False, "comment": str(error),
+    }
+
+
+def test_fence_registered_fails_when_the_mounts_cannot_be_read(salt):
+    salt["ocfs2.mount_points"].side_effect = PermissionError(13, "Permission denied")
+    ret = ocfs2.fence_registered(FENCE, MOUNT_POINTS)
+    assert ret["result"] is False and ret["comment"] == "cannot read the mounts: [Errno 13] Permission denied"
+    salt["ocfs2.fence_register"].assert_not_called()

@@ -9,6 +9,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import nfsha with context %}
 {%- set script = nfsha.paths.scsi_fence_script %}
+{#- Seconds register waits for the LUN to appear after the login. #}
+{%- set device_wait = 60 %}
 
 include:
   - {{ tplroot }}.iscsi.initiator
@@ -34,8 +36,7 @@ nfsha-ocfs2-fence-script-managed:
 {%- endfor %}
         records_dir: {{ nfsha.paths.scsi_fence_records }}
         call_timeout: {{ nfsha.call_timeouts.scsi_fence }}
-        # Seconds register waits for the LUN to appear after the login.
-        device_wait: 60
+        device_wait: {{ device_wait }}
         # Seconds between two looks at the reservation while one may be in
         # force, and otherwise: a server fenced meanwhile learns it sooner,
         # from its first refused write (the kernel logs it).
@@ -92,15 +93,15 @@ nfsha-ocfs2-fence-register-unit-loaded:
 
 {#- Before a state run mounts (not when every OCFS2 file system is
     mounted already): the other server may have fenced this one while it
-    was out of the cluster. #}
-{%- set mounted = [] %}
-{%- for fs in nfsha.ocfs2.partitions %}
-{%-   do mounted.append('findmnt -t ocfs2 ' ~ fs.mount_point) %}
-{%- endfor %}
+    was out of the cluster. A state of ours, not cmd.run's unless: with
+    unless, Salt 3008 loads every state module to look for cmd's own check
+    (30 s of a lab VM's CPU, each run). #}
 nfsha-ocfs2-fence-registered:
-  cmd.run:
-    - name: {{ script }} register
-    - unless: {{ mounted | join(' && ') | json }}
+  ocfs2.fence_registered:
+    - name: {{ script }}
+    - mount_points: {{ nfsha.ocfs2.partitions | map(attribute='mount_point') | list | json }}
+    # The script's own bounds: the wait for the LUN, then a few sg_persist.
+    - call_timeout: {{ device_wait + 10 * nfsha.call_timeouts.scsi_fence }}
     - require:
       - module: nfsha-ocfs2-fence-register-unit-loaded
       - iscsiadm: nfsha-iscsi-initiator-logged-in

@@ -66,7 +66,7 @@ nfsha-ocfs2-mounts-{{ fs.name }}-mounted:
       - ocfs2: nfsha-ocfs2-mounts-partitions-visible
       - ocfs2: nfsha-ocfs2-cluster-online
       - ocfs2: {{ identified }}
-      - cmd: nfsha-ocfs2-fence-registered
+      - ocfs2: nfsha-ocfs2-fence-registered
 {%- endfor %}
 
 nfsha-ocfs2-mounts-data-directory:
