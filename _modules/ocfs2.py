@@ -241,7 +241,8 @@ def mount_points():
         salt nfs1 ocfs2.mount_points
     """
     with open("/proc/self/mounts", encoding="utf-8") as handle:
-        return _parse_mounts(handle.read())
+        mounts = _parse_mounts(handle.read())
+    return [point for point, fstype in mounts.items() if fstype == "ocfs2"]
 
 
 def fence_register(script, call_timeout=None):
@@ -717,14 +718,15 @@ def _parse_stats(text):
 
 
 def _parse_mounts(text):
-    """The mount points of OCFS2 file systems in ``/proc/mounts`` text."""
-    points = []
+    """``/proc/mounts`` text as {mount point: file system type}."""
+    mounts = {}
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) > 2 and fields[2] == "ocfs2":
+        if len(fields) > 2:
             # The kernel writes a space, tab, newline or backslash in octal.
-            points.append(re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal[1], 8)), fields[1]))
-    return points
+            point = re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal[1], 8)), fields[1])
+            mounts[point] = fields[2]
+    return mounts
 
 
 def _parse_mounted(text):

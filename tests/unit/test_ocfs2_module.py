@@ -2,7 +2,7 @@
 The ocfs2 execution module on recorded outputs of wipefs, sfdisk, lsblk,
 debugfs.ocfs2, mounted.ocfs2 and o2cb, with cmd.run_all answering by argv.
 """
-from unittest.mock import MagicMock, patch
+from unittest.mock import MagicMock, mock_open, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -434,6 +434,15 @@ def test_a_grain_that_is_not_a_mapping_is_reported(grains):
 
 # mounted_nodes
 
+
+def test_mount_points_are_the_ocfs2_ones(monkeypatch):
+    text = recorded("mount/proc-self-mounts-nfs1.txt")
+    monkeypatch.setattr(ocfs2, "open", mock_open(read_data=text), raising=False)
+    assert ocfs2.mount_points() == ["/var/lib/nfs", "/srv/nfs4/data"]
+
+
+def test_mount_points_decode_the_kernels_escapes():
+    assert ocfs2._parse_mounts(recorded("mount/proc-self-mounts-space.txt")) == {"/tmp/rec/state dir": "tmpfs"}
 
 FENCE = "/usr/local/sbin/nfsha-scsi-fence"
 
