@@ -24,6 +24,8 @@ if [ "$count" -lt "${ATTENTIONS:-0}" ]; then echo "PR in (Read reservation): Uni
 case "$*" in
     *--read-reservation*) cat "$RESERVATION" ;;
     *--read-keys*) cat "$KEYS" ;;
+    # PR OUT (register, reserve, preempt, clear): taken, and logged.
+    *--out*) echo "$*" >>"$OUTS" ;;
     *) exit 99 ;;
 esac
 """
@@ -45,7 +47,8 @@ def fence(tmp_path):
 
     def run(snippet, reservation, keys, attentions=0):
         env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESERVATION": str(reservation), "KEYS": str(keys),
-               "COUNTER": str(tmp_path / "calls"), "ATTENTIONS": str(attentions)}
+               "COUNTER": str(tmp_path / "calls"), "ATTENTIONS": str(attentions),
+               "OUTS": str(tmp_path / "outs")}
         return subprocess.run(["bash", "-c", f"source {functions}; {snippet}"],
                               env=env, capture_output=True, text=True, check=False)
     return run
@@ -92,14 +95,42 @@ def test_a_reservation_and_every_registration_are_read(fence):
     (MINE, [MINE], False),
 ])
 def test_fenced_means_another_servers_reservation_and_this_key_gone(fence, tmp_path, holder, keys, fenced):
+    ret = fence("read_state keys && fenced", *target_state(tmp_path, holder, keys))
+    assert (ret.returncode == 0) is fenced, ret.stderr
+
+
+def target_state(tmp_path, holder, keys):
+    """READ RESERVATION and READ KEYS answers: the recorded ones, with ``holder`` and ``keys``."""
     held = RECORDED / "read-reservation-held.txt"
     reservation = (recorded(tmp_path, "reservation.txt", held.read_text().replace("0xffffffffffffffff", holder))
                    if holder else RECORDED / "read-reservation-none.txt")
     listed = RECORDED / "read-keys-orphans.txt"
     header = listed.read_text().splitlines()[0].replace("11", str(len(keys)))
     key_file = recorded(tmp_path, "keys.txt", "\n".join([header] + [f"    {k}" for k in keys]) + "\n")
-    ret = fence("read_state keys && fenced", reservation, key_file)
-    assert (ret.returncode == 0) is fenced, ret.stderr
+    return reservation, key_file
+
+
+@pytest.mark.parametrize(("holder", "cleared"), [(MINE, True), (PEER, False)])
+def test_only_the_holder_clears_once_every_server_is_back(fence, tmp_path, holder, cleared):
+    # Found in the lab: the server fenced while it was out, back and
+    # registered, cleared the reservation itself; its holder, which alone
+    # records its fences, took it for lost and fenced that server again
+    # in the middle of its mount.
+    (tmp_path / "livenodes").write_text("1 2\n")
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "2").touch()
+    ret = fence(f"livenodes={tmp_path / 'livenodes'}; read_state keys && release",
+                *target_state(tmp_path, holder, [PEER, MINE]))
+    assert ret.returncode == 0, ret.stderr
+    outs = (tmp_path / "outs").read_text().splitlines() if (tmp_path / "outs").exists() else []
+    if cleared:
+        assert [o.split()[:4] for o in outs] == [["--no-inquiry", "--readonly", "--out", "--register-ignore"],
+                                                 ["--no-inquiry", "--readonly", "--out", "--clear"]]
+        assert ret.stdout == "every server is back and registered: reservation cleared\n"
+        assert list((tmp_path / "records").iterdir()) == []
+    else:
+        assert outs == [] and ret.stdout == ""
+        assert (tmp_path / "records" / "2").exists()
 
 
 def test_a_disk_that_does_not_answer_fails_the_reading(fence, tmp_path):
