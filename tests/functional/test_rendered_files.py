@@ -305,7 +305,6 @@ def test_the_scsi_fence(highstates):
         assert made[("service.running", "nfsha-scsi-fenced")]["enable"] is True
 
 
-
 def test_no_state_runs_a_check_command(highstates):
     # With unless, onlyif or creates, Salt 3008 loads every state module to
     # look for the state's own mod_run_check (salt/state.py): measured 30 s
@@ -313,6 +312,7 @@ def test_no_state_runs_a_check_command(highstates):
     for minion, highstate in highstates.items():
         checked = [key for key, args in flatten(highstate).items() if args.keys() & {"unless", "onlyif", "creates"}]
         assert checked == [], minion
+
 
 def test_targets_conf(highstates):
     tgt = load_salt_module("_modules", "tgt")

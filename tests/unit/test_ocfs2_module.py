@@ -432,7 +432,7 @@ def test_a_grain_that_is_not_a_mapping_is_reported(grains):
         ocfs2.recorded_uuid("nfsstate")
 
 
-# mounted_nodes
+# mount_points
 
 
 def test_mount_points_are_the_ocfs2_ones(monkeypatch):
@@ -443,6 +443,10 @@ def test_mount_points_are_the_ocfs2_ones(monkeypatch):
 
 def test_mount_points_decode_the_kernels_escapes():
     assert ocfs2._parse_mounts(recorded("mount/proc-self-mounts-space.txt")) == {"/tmp/rec/state dir": "tmpfs"}
+
+
+# fence_register
+
 
 FENCE = "/usr/local/sbin/nfsha-scsi-fence"
 
@@ -474,6 +478,10 @@ def test_fence_register_wants_an_absolute_path(run, script):
     with pytest.raises(SaltInvocationError, match="^script: .* is not an absolute path$"):
         ocfs2.fence_register(script)
     assert run.calls == []
+
+
+# mounted_nodes
+
 
 def test_mounted_nodes_of_an_unmounted_volume(run):
     run.on("mounted.ocfs2", "-f", "/dev/loop0p2", stdout=recorded("ocfs2/mounted-f-all.txt"))
