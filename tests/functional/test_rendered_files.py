@@ -38,9 +38,9 @@ global_defs {{
 }}
 
 vrrp_script ping_client {{
-  script "/bin/ping -c 1 -W 1 192.168.56.30"
+  script "/bin/ping -c 1 -W 2 192.168.56.30"
   interval 3
-  timeout 2
+  timeout 10
   fall 2
   rise 1
 }}
@@ -51,7 +51,7 @@ vrrp_script check_nfs {{
   # its file systems have been checked.
   init_fail
   interval 3
-  timeout 2
+  timeout 20
   fall 2
   rise 2
 }}

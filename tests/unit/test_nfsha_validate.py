@@ -148,11 +148,14 @@ def test_missing_pillar_names_every_required_key():
         # keepalived
         ({"keepalived__virtual_router_id": 256}, "nfsha:keepalived:virtual_router_id: 256 is out of range 1-255"),
         ({"keepalived__ping_targets": ["nfs3"]}, "nfsha:keepalived:ping_targets:0: 'nfs3' is not a node id"),
-        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "interval": 2, "timeout": 2, "fall": 1, "rise": 1}}},
-         "nfsha:keepalived:track_scripts:check_disk:timeout: 2 must be shorter than the interval 2"),
+        # keepalived skips a run while the last one runs: a timeout past the interval is fine.
+        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "interval": 2, "timeout": 20, "fall": 1, "rise": 1}}},
+         None),
+        ({"keepalived__track_scripts": {"check_disk": {"script": "/bin/true", "interval": 2, "timeout": 0, "fall": 1, "rise": 1}}},
+         "nfsha:keepalived:track_scripts:check_disk:timeout: 0 is out of range 1-3600"),
         ({"keepalived__track_scripts": {"check_nfs": {"script": "/bin/true", "interval": 2, "timeout": 1, "fall": 1, "rise": 1}}},
          "nfsha:keepalived:track_scripts:check_nfs: the formula's own track scripts are named check_nfs and ping_<node>"),
-        ({"keepalived__nfs_check__timeout": 3}, "nfsha:keepalived:nfs_check:timeout: 3 must be shorter than the interval 3"),
+        ({"keepalived__nfs_check__timeout": 3601}, "nfsha:keepalived:nfs_check:timeout: 3601 is out of range 1-3600"),
         ({"keepalived__initial_state": "master"}, "nfsha:keepalived:initial_state: 'master' is not MASTER or BACKUP"),
         # the NFS check's wait for the NFS service lock
         ({"keepalived__nfs_check__lock_wait": 61}, None),
